@@ -1,0 +1,64 @@
+"""<state>/lock: two runs never send at once (fcntl.flock, released when the process ends).
+
+A second run waits up to `wait` seconds, then gives up with LockBusy (exit 75: its
+caller has queued nothing and the run that holds the lock does the work). The lock is
+re-entrant within one process, so `send` can hold it around build + enqueue + flush.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from typing import Dict, Iterator, Tuple
+
+_held: Dict[str, Tuple[int, int]] = {}   # path -> (fd, depth)
+
+
+class LockBusy(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def locked(state_dir: str, wait: float = 60.0) -> Iterator[None]:
+    path = os.path.join(state_dir, "lock")
+    if path in _held:
+        fd, depth = _held[path]
+        _held[path] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            fd, depth = _held[path]
+            _held[path] = (fd, depth - 1)
+        return
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + max(wait, 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockBusy("another sysreport run (pid %s) holds %s; gave up after "
+                                   "%gs: this run sent nothing, the next run catches up"
+                                   % (_holder(fd), path, wait)) from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, ("%d\n" % os.getpid()).encode(), 0)
+        _held[path] = (fd, 1)
+        try:
+            yield
+        finally:
+            del _held[path]
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def _holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode().strip() or "?"
+    except OSError:
+        return "?"

@@ -1,0 +1,183 @@
+"""The SMTP session: yagmail opens the connection and logs in; we send our own bytes.
+
+Why not yagmail's send(): with no password it asks the keyring and then getpass (a
+unit would hang); send() swallows failures into False after sleeping and keeps the
+message only in memory; it rebuilds the message itself (its text part comes from the
+HTML strings, and prettifying costs ~160 ms and 18 MiB). So yagmail gets an explicit
+password (or an OAuth2 file) and a verifying TLS context, and the already-rendered
+message goes over its smtplib connection with sendmail(); every exception reaches
+failures.classify. yagmail is imported here only, when something is to be sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.utils import parseaddr
+from typing import Any, Dict, List, Optional
+
+from sysreport.config import ConfigError, Section, smtp_password
+from sysreport.deliver.failures import Failure, classify
+
+log = logging.getLogger("sysreport.smtp")
+
+
+def tls_context(config: Section) -> ssl.SSLContext:
+    """Verifies the server's certificate and name (smtplib's own default does not).
+    smtp.ca_file is trusted in addition to the system store."""
+    context = ssl.create_default_context()
+    if config.smtp.ca_file:
+        context.load_verify_locations(cafile=config.smtp.ca_file)
+    return context
+
+
+def server_name(config: Section) -> str:
+    return "%s:%s" % (config.smtp.host, config.smtp.port)
+
+
+def envelope_sender(config: Section) -> str:
+    return parseaddr(config.mail["from"])[1] or config.smtp.username
+
+
+def credentials(config: Section) -> Optional[str]:
+    """The password, or None with smtp.oauth2_file. ConfigError when neither exists:
+    yagmail would otherwise fall back to the keyring and an interactive prompt."""
+    if config.smtp.oauth2_file:
+        return None
+    password = smtp_password(config)
+    if password is None:
+        raise ConfigError(["%s: smtp: no SMTP password: put it in $CREDENTIALS_DIRECTORY/"
+                           "smtp-password (systemd LoadCredential=), in the file named by "
+                           "smtp.password_file, or in the environment variable %s"
+                           % (config.path or "<defaults>", config.smtp.password_env or
+                              "named by smtp.password_env")])
+    return password
+
+
+class SMTPFailure(Exception):
+    def __init__(self, failure: Failure):
+        self.failure = failure
+        super().__init__(failure.line())
+
+
+class Session:
+    """with Session(config) as s: s.send(message_bytes, recipients)"""
+
+    def __init__(self, config: Section, password: Optional[str] = None):
+        self.config = config
+        self.password = password if password is not None else credentials(config)
+        self.server = server_name(config)
+        self.yag: Any = None
+
+    def __enter__(self) -> "Session":
+        self.open()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def open(self) -> None:
+        import yagmail  # ~75 ms: only when there is something to send
+
+        smtp = self.config.smtp
+        context = tls_context(self.config)
+        implicit = smtp.security == "tls"
+        kwargs: Dict[str, Any] = {"timeout": smtp.timeout}
+        if implicit:
+            kwargs["context"] = context          # smtplib.SMTP_SSL(..., context=)
+        log.debug("connecting to %s (%s) as %s", self.server, smtp.security, smtp.username)
+        if smtp.oauth2_file:
+            _check_oauth2_file(self.config)
+        try:
+            self.yag = yagmail.SMTP(
+                user=smtp.username or None,
+                password=self.password,
+                host=smtp.host,
+                port=smtp.port,
+                smtp_ssl=implicit,
+                # a dict is passed on as smtplib's starttls(**dict): our verifying context
+                smtp_starttls=False if implicit else {"context": context},
+                oauth2_file=smtp.oauth2_file or None,
+                soft_email_validation=False,
+                **kwargs)
+            self.yag.set_logging(None)   # its handler would print with timestamps; we log
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(["%s: smtp.oauth2_file: cannot use it (%s)"
+                               % (self.config.path or "<defaults>", type(exc).__name__)]) \
+                from None
+        try:
+            if smtp.oauth2_file:
+                self._login_oauth2(context, implicit)
+            else:
+                self.yag.login()
+        except Exception as exc:  # noqa: BLE001 - classified, or re-raised by classify
+            stage = "connecting" if self.yag.smtp is None else "logging in"
+            self.close()
+            raise SMTPFailure(classify(exc, self.server, stage)) from None
+        log.debug("logged in to %s", self.server)
+
+    def _login_oauth2(self, context: ssl.SSLContext, implicit: bool) -> None:
+        # yagmail's own OAuth2 login skips STARTTLS when given a context and ignores the
+        # AUTH reply; it supplies the token, we do the handshake and check the answer
+        from yagmail.oauth2 import get_oauth_string
+
+        info = dict(self.yag.credentials)
+        info.pop("email_address", None)
+        conn = self.yag.connection(self.config.smtp.host, self.config.smtp.port,
+                                   **self.yag.kwargs)
+        self.yag.smtp = conn
+        conn.ehlo()
+        if not implicit:
+            conn.starttls(context=context)
+            conn.ehlo()
+        code, reply = conn.docmd("AUTH", "XOAUTH2 " + get_oauth_string(self.yag.user, info))
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, reply)
+        self.yag.is_closed = False
+
+    def send(self, message: bytes, recipients: List[str]) -> Dict[str, Any]:
+        """sendmail; returns the refused recipients (partial success) or raises SMTPFailure."""
+        try:
+            return self.yag.smtp.sendmail(envelope_sender(self.config), recipients, message)
+        except Exception as exc:  # noqa: BLE001 - classified, or re-raised by classify
+            raise SMTPFailure(classify(exc, self.server, "sending")) from None
+
+    def alive(self) -> bool:
+        try:
+            return self.yag is not None and self.yag.smtp.noop()[0] == 250
+        except Exception:  # noqa: BLE001 - any failure means "reconnect"
+            return False
+
+    def close(self) -> None:
+        if self.yag is None:
+            return
+        yag, self.yag = self.yag, None
+        yag.is_closed = True      # keep yagmail's __del__ from trying again
+        try:
+            if yag.smtp is not None:
+                yag.smtp.quit()
+        except Exception:  # noqa: BLE001 - closing a broken connection: nothing to save
+            try:
+                yag.smtp.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _check_oauth2_file(config: Section) -> None:
+    """yagmail turns an absent or half-made OAuth2 file into an interactive set-up (input(),
+    getpass, a browser URL): refuse it here instead."""
+    import json
+
+    path = config.smtp.oauth2_file
+    needed = ("google_client_id", "google_client_secret", "google_refresh_token")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+        complete = isinstance(info, dict) and all(info.get(k) for k in needed)
+    except (OSError, ValueError):
+        complete = False
+    if not complete:
+        raise ConfigError(["%s: smtp.oauth2_file: %s is not a finished yagmail OAuth2 file "
+                           "(needs %s); create it once by hand with yagmail's interactive "
+                           "set-up" % (config.path or "<defaults>", path, ", ".join(needed))])
