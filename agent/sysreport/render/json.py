@@ -1,0 +1,15 @@
+"""The report document as JSON (schema_version first, ASCII-safe, one trailing newline)."""
+
+from __future__ import annotations
+
+import json as _json
+from typing import Any, Dict
+
+from ..collect import SCHEMA_VERSION
+
+
+def render(report: Dict[str, Any], indent: int = 2) -> str:
+    doc = {"schema_version": report.get("schema_version", SCHEMA_VERSION)}
+    doc.update((k, v) for k, v in report.items() if k != "schema_version")
+    # ensure_ascii: a process name with undecodable bytes (lone surrogates) stays valid.
+    return _json.dumps(doc, indent=indent, ensure_ascii=True) + "\n"

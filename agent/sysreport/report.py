@@ -1,0 +1,46 @@
+"""The whole report document: collect -> remember -> judge, in one call.
+
+    doc = build(config)                  # what `sysreport collect` prints
+    doc = build(config, remember=True)   # what `sysreport send` mails: history saved too
+
+Used alike by the CLI, the Ansible module and the API.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict
+
+from . import history, judge
+from .collect import collect_all
+from .collect._util import setting
+
+log = logging.getLogger(__name__)
+
+
+def assemble(facts: Dict[str, Any], trends: Dict[str, Any], verdict: Dict[str, Any]) -> Dict[str, Any]:
+    """facts + trends + verdict in the contract's key order."""
+    doc = dict(facts)
+    doc["trends"] = trends
+    doc["status"] = verdict["status"]
+    doc["problems"] = verdict["problems"]
+    return doc
+
+
+def build(config: Any, remember: bool = False) -> Dict[str, Any]:
+    """Collect, compare with the history, judge; save a snapshot only when remember.
+
+    History problems never cost the report: an unreadable history means no trends,
+    an unwritable one a warning in the log.
+    """
+    facts = collect_all(config)
+    state_dir = setting(config, "state", "directory", "/var/lib/sysreport")
+    past = history.load(state_dir)
+    trends = history.analyse(facts, past, config)
+    verdict = judge.judge(facts, trends, config)
+    if remember:
+        try:
+            history.save(facts, config)
+        except (OSError, ValueError) as exc:
+            log.warning("history not saved in %s: %s", state_dir, exc)
+    return assemble(facts, trends, verdict)
