@@ -554,6 +554,19 @@ def is_loopback(address: str) -> bool:
 
 # --------------------------------------------------------------------------- secrets
 
+_SECRETS: set = set()
+
+
+def register_secret(value: str) -> None:
+    """Remember a secret so that the CLI's log formatter masks it wherever it appears."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def known_secrets() -> List[str]:
+    return sorted(_SECRETS, key=len, reverse=True)
+
+
 def smtp_password(config: Section) -> Optional[str]:
     """The SMTP password: $CREDENTIALS_DIRECTORY/smtp-password, then smtp.password_file,
     then the variable named by smtp.password_env. One trailing newline is stripped.
@@ -575,11 +588,15 @@ def smtp_password(config: Section) -> Optional[str]:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise ConfigError(["%s: %s: cannot read %s (%s); fix its owner or mode"
                                % (config.path or "<defaults>", label, path, reason)]) from None
-        return _strip_newline(secret)
+        secret = _strip_newline(secret)
+        register_secret(secret)
+        return secret
     if config.smtp.password_env:
         value = os.environ.get(config.smtp.password_env)
         if value:
-            return _strip_newline(value)
+            value = _strip_newline(value)
+            register_secret(value)
+            return value
     return None
 
 
@@ -589,3 +606,17 @@ def _strip_newline(secret: str) -> str:
     if secret.endswith("\n"):
         return secret[:-1]
     return secret
+
+
+def sending_problems(config: Section, to: Optional[List[str]] = None,
+                     need_recipients: bool = True) -> List[str]:
+    """What a loaded configuration lacks to send mail (send, flush, test-smtp)."""
+    where = config.path or "<defaults: no %s>" % resolve_path()[0]
+    problems = []
+    if need_recipients and not (to or config.mail.to):
+        problems.append('%s: mail.to: no recipients; add at least one, like '
+                        'to = ["ops@example.com"] (or pass --to)' % where)
+    if not config.smtp.username and not config.smtp.oauth2_file:
+        problems.append("%s: smtp.username: empty; set the login name (for Gmail the "
+                        "full address)" % where)
+    return problems
