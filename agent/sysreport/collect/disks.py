@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import psutil
 
@@ -46,23 +46,28 @@ def wanted(fstype: str, device_kinds: Set[str]) -> bool:
     return fstype in device_kinds or fstype in NETWORK_FS
 
 
-def _statvfs_bounded(path: str, timeout: float) -> os.statvfs_result:
+def bounded(call: Callable[[], Any], timeout: float, what: str) -> Any:
+    """call() in a daemon thread; TimeoutError if it has not returned within timeout.
+
+    A thread stuck in statvfs() on a dead server cannot be killed, but as a daemon it
+    does not keep the program from exiting.
+    """
     box: Dict[str, Any] = {}
 
     def run() -> None:
         try:
-            box["value"] = os.statvfs(path)
-        except OSError as exc:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc
 
-    worker = threading.Thread(target=run, name="statvfs", daemon=True)
+    worker = threading.Thread(target=run, name="sysreport-bounded", daemon=True)
     worker.start()
     worker.join(timeout)
-    if "value" in box:
-        return box["value"]
     if "error" in box:
         raise box["error"]
-    raise TimeoutError(f"statvfs({path!r}) did not answer within {timeout}s")
+    if "value" in box:
+        return box["value"]
+    raise TimeoutError(f"{what} did not answer within {timeout:g}s")
 
 
 def usage(mount: str, device: str, fstype: str, st: Any) -> Optional[dict]:
@@ -98,7 +103,8 @@ def collect(config: Any) -> List[dict]:
             continue  # a bind mount (or an over-mount) of something already listed
         try:
             if p.fstype in NETWORK_FS:
-                st = _statvfs_bounded(p.mountpoint, NETWORK_TIMEOUT)
+                st = bounded(lambda: os.statvfs(p.mountpoint), NETWORK_TIMEOUT,
+                             f"statvfs({p.mountpoint!r})")
             else:
                 st = os.statvfs(p.mountpoint)
         except (OSError, TimeoutError):
