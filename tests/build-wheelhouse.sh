@@ -1,0 +1,44 @@
+#!/bin/bash
+# Build the wheelhouses that the sysreport role installs from (make wheelhouse).
+#
+#   tests/build-wheelhouse.sh [OUT]        default OUT: dist/wheelhouse
+#
+# OUT gets the agent's wheel plus the binary wheels of its dependencies (with the
+# [api] extra) for CPython 3.9, 3.11 and 3.13 on manylinux x86_64: Debian 11, 12
+# and 13. OUT/../test-wheelhouse gets what Molecule's test SMTP server needs inside
+# the containers (aiosmtpd, cryptography). Nothing is installed on the controller.
+#
+# Environment:
+#   SYSREPORT_BUILD_VERSION   build the agent's wheel as this version instead of the
+#                             one in agent/sysreport/__init__.py (from a temporary
+#                             copy of agent/; the upgrade/downgrade tests use it)
+#   PYTHON                    controller Python with pip (default .venv/bin/python)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-dist/wheelhouse}
+tests_out="$(dirname "$out")/test-wheelhouse"
+python=${PYTHON:-.venv/bin/python}
+pythons=(3.9 3.11 3.13)
+platforms=(--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64)
+pip=("$python" -m pip --disable-pip-version-check --quiet)
+
+mkdir -p "$out" "$tests_out"
+src=./agent
+if [ -n "${SYSREPORT_BUILD_VERSION:-}" ]; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    cp -r agent "$tmp/agent"
+    rm -rf "$tmp/agent"/*.egg-info "$tmp/agent/build"
+    sed -i "s/^__version__ = .*/__version__ = \"$SYSREPORT_BUILD_VERSION\"/" "$tmp/agent/sysreport/__init__.py"
+    src="$tmp/agent"
+fi
+version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$src/sysreport/__init__.py")
+rm -f "$out"/sysreport-"$version"-*.whl
+"${pip[@]}" wheel --no-deps --no-build-isolation --wheel-dir "$out" "$src"
+for py in "${pythons[@]}"; do
+    "${pip[@]}" download --dest "$out" --find-links "$out" --only-binary=:all: \
+        --implementation cp --python-version "$py" "${platforms[@]}" "sysreport[api]==$version"
+    "${pip[@]}" download --dest "$tests_out" --only-binary=:all: \
+        --implementation cp --python-version "$py" "${platforms[@]}" "aiosmtpd==1.4.6" cryptography
+done
+echo "wheelhouse: $out ($(ls "$out" | wc -l) wheels, sysreport $version); test wheelhouse: $tests_out"
