@@ -7,6 +7,7 @@ host without them gets one line saying what to install instead of a traceback.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 from typing import Any, Optional
@@ -82,10 +83,20 @@ def run(config: Any, listen: Optional[str] = None, port: Optional[int] = None) -
     host = "[%s]" % listen if ":" in listen else listen
     log.info("serving http://%s:%d/ (token %s)", host, port,
              "required" if token is not None else "not configured: loopback only")
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again
+    # with the handlers it found; these make that a logged, clean exit 0 instead of a
+    # death by signal.
+    stopped_by = []
+    previous = {sig: signal.signal(sig, lambda number, _frame: stopped_by.append(number))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run(sockets=[sock])
     except SystemExit as exc:          # uvicorn exits like this when startup fails
         return EX_SOFTWARE if exc.code else EX_OK
     finally:
         sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopped_by:
+        log.info("stopped by %s", signal.Signals(stopped_by[0]).name)
     return EX_OK
