@@ -356,7 +356,8 @@ def analyse(facts: Dict[str, Any], past: List[Dict[str, Any]], config: Any) -> D
     """The report's "trends": changes since the previous report and over a week,
     forecasts, growing processes, a reboot and newly failed units."""
     current = snapshot(facts)
-    past = [s for s in past if current["time"] is None or s["time"] < current["time"]]
+    # Snapshots from the "future" (the clock went back) would turn every delta around.
+    past = [s for s in past if current["time"] is None or s["time"] <= current["time"]]
     previous = past[-1] if past else None
     trends: Dict[str, Any] = {
         "previous_at": epoch_to_iso(previous["time"]) if previous else None,
