@@ -28,6 +28,7 @@ import socket
 import sys
 import time
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formatdate
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -272,7 +273,9 @@ def run(config: Any, args: Any) -> int:
     from .deliver.lock import LockBusy
 
     try:
-        outcome = deliver.send(msg.as_bytes(), config)
+        # CRLF line ends: the bytes go to the server as they are (smtplib fixes bare LFs
+        # only in str messages), and an SMTP server reads CRLF-terminated lines.
+        outcome = deliver.send(msg.as_bytes(policy=SMTP), config)
     except ConfigError as exc:
         for line in exc.problems:
             log.error("%s", line)
