@@ -180,7 +180,7 @@ def _filesystems(out: _Out, fss: List[Dict[str, Any]]) -> None:
     for fs in fss:
         mount = visible(fs.get("mount"))
         if len(mount) > 20:  # a long mount point gets a line of its own
-            out.add(f"  {mount}")
+            out.add(f"  {cut(fs.get('mount'), WIDTH - 2)}")
             mount = ""
         out.add(f"  {mount:<20} {pct(fs.get('percent')):>4} {bytes2human(fs.get('used')):>10} "
                 f"{bytes2human(fs.get('total')):>10} {bytes2human(fs.get('free')):>10} "
@@ -209,7 +209,7 @@ def _process_table(out: _Out, title: str, rows: List[Dict[str, Any]]) -> None:
     for r in rows:
         out.add(f"    {r.get('pid', 0):>7} {fit(r.get('user'), 10)} {bytes2human(r.get('rss')):>10} "
                 f"{r.get('memory_percent', 0):>4.1f}% {r.get('cpu_percent', 0):>5.1f}%  "
-                f"{cut(r.get('name'), 30)}")
+                f"{cut(r.get('name'), 26)}")
         cmd = cut(r.get("cmdline"), WIDTH - 14)
         if cmd and cmd != visible(r.get("name")):
             out.add(f"    {'':>7} {cmd}")
