@@ -211,7 +211,7 @@ class TestSMTPServer:
         if self.mbox:
             with open(os.path.join(self.mbox, "auth.log"), "a") as handle:
                 handle.write("%s %s %s\n" % (mechanism, login, "ok" if ok else "refused"))
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     def _record(self, received: Received) -> None:
         with self._lock:

@@ -62,7 +62,8 @@ def classify(exc: BaseException, server: str, stage: str, gmail: Optional[bool] 
             isinstance(exc, smtplib.SMTPResponseException) and stage == "logging in"
             and exc.smtp_code in (530, 534, 535)):
         advice = GMAIL_AUTH_ADVICE if gmail else \
-            "check smtp.username and the password (or smtp.oauth2_file)"
+            ("check smtp.username and the password (or smtp.oauth2_file); if this is "
+             "Gmail: " + GMAIL_AUTH_ADVICE[0].lower() + GMAIL_AUTH_ADVICE[1:])
         return Failure("auth", EX_CONFIG, "%s refused the login (%s)" % (server, _reply(exc)),
                        advice)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -103,11 +104,11 @@ def classify(exc: BaseException, server: str, stage: str, gmail: Optional[bool] 
                        '("tls" on 465, "starttls" on 587) and the firewall')
     if isinstance(exc, ssl.SSLCertVerificationError):
         return Failure("tls", EX_TEMPFAIL, "%s presented a certificate we do not trust (%s): %s"
-                       % (server, exc.verify_message or exc.reason, retry),
+                       % (server, getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc, retry),
                        "check smtp.host; for a private relay name its CA in smtp.ca_file")
     if isinstance(exc, ssl.SSLError):
         return Failure("tls", EX_TEMPFAIL, "TLS with %s failed while %s (%s): %s"
-                       % (server, stage, exc.reason or exc, retry),
+                       % (server, stage, getattr(exc, "reason", None) or exc, retry),
                        'check smtp.security: "tls" on port 465, "starttls" on 587')
     if isinstance(exc, socket.gaierror):
         return Failure("dns", EX_TEMPFAIL, "cannot resolve the SMTP host %s (%s): %s"

@@ -12,6 +12,7 @@ failures.classify. yagmail is imported here only, when something is to be sent.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 from email.utils import parseaddr
@@ -53,6 +54,16 @@ def credentials(config: Section) -> Optional[str]:
                            % (config.path or "<defaults>", config.smtp.password_env or
                               "named by smtp.password_env")])
     return password
+
+
+def crlf(message: bytes) -> bytes:
+    """SMTP lines end in CRLF. EmailMessage.as_bytes() ends them in LF, and smtplib fixes
+    line ends only of str messages: bare LFs on the wire are refused by strict servers
+    (aiosmtpd: "500 Line too long"; Gmail and others since SMTP smuggling)."""
+    return _EOL.sub(b"\r\n", message)
+
+
+_EOL = re.compile(rb"\r\n|\r(?!\n)|\n")
 
 
 class SMTPFailure(Exception):
@@ -139,7 +150,8 @@ class Session:
     def send(self, message: bytes, recipients: List[str]) -> Dict[str, Any]:
         """sendmail; returns the refused recipients (partial success) or raises SMTPFailure."""
         try:
-            return self.yag.smtp.sendmail(envelope_sender(self.config), recipients, message)
+            return self.yag.smtp.sendmail(envelope_sender(self.config), recipients,
+                                          crlf(message))
         except Exception as exc:  # noqa: BLE001 - classified, or re-raised by classify
             raise SMTPFailure(classify(exc, self.server, "sending")) from None
 
