@@ -57,10 +57,10 @@ options:
     default: 0.05
   thresholds:
     description:
-      - Thresholds that override the host's C([thresholds]) table, key by key, with the
+      - "Thresholds that override the host's C([thresholds]) table, key by key, with the
         same names and shapes as the configuration file, for example
         C({disk_percent: {warn: 70, crit: 85}, failed_units: warn}) or per mount point
-        C({mounts: {/var: {disk_percent: {warn: 90, crit: 95}}}}).
+        C({mounts: {/var: {disk_percent: {warn: 90, crit: 95}}}})."
       - Each threshold given replaces the host's one whole (both C(warn) and C(crit)
         are required). Invalid values fail the task with one line per problem.
     type: dict
