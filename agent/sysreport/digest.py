@@ -28,7 +28,6 @@ import socket
 import sys
 import time
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import formatdate
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -273,9 +272,7 @@ def run(config: Any, args: Any) -> int:
     from .deliver.lock import LockBusy
 
     try:
-        # CRLF line ends: the bytes go to the server as they are (smtplib fixes bare LFs
-        # only in str messages), and an SMTP server reads CRLF-terminated lines.
-        outcome = deliver.send(msg.as_bytes(policy=SMTP), config)
+        outcome = deliver.send(msg.as_bytes(), config)
     except ConfigError as exc:
         for line in exc.problems:
             log.error("%s", line)
