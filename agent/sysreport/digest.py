@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Dict, List, Optional, Tuple
 
-from .render import hostname_of, status_of, visible
+from .render import status_of, visible
 from .units import epoch_to_iso
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def host_row(name: str, value: Any) -> Dict[str, Any]:
     problems.sort(key=lambda p: 0 if p.get("severity") == "CRIT" else 1)
     row.update(
         status=status_of(value), report=value, problems=problems,
-        hostname=hostname_of(value),
+        hostname=_section(value, "host").get("hostname"),
         cpu_percent=_section(value, "cpu").get("percent"),
         memory_percent=_section(value, "memory").get("percent"),
         load_per_core=_section(value, "load").get("per_core15"),
