@@ -355,3 +355,22 @@ def test_only_the_collection_code_rides_along():
     for name in names:
         assert not name.startswith(("api/", "deliver/", "render/")), name
         assert name not in ("cli.py", "digest.py", "__main__.py"), name
+
+
+def test_report_now_playbook_sends_through_the_agent(tmp_path, clean_env):
+    """playbooks/report_now.yml on this machine (local connection), the real agent of the
+    test venv delivering to a loopback SMTP server: one message."""
+    with TestSMTPServer(PASSWORD, cert_dir=str(tmp_path / "certs")) as server:
+        conf = agent_config(tmp_path, server)
+        inventory = tmp_path / "hosts.yml"
+        inventory.write_text(json.dumps({"all": {"hosts": {"here": {
+            "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+            "sysreport_agent_command": str(AGENT), "sysreport_agent_config": str(conf)}}}}))
+        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+        done = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory),
+                               "playbooks/report_now.yml"],
+                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        assert "changed: [here]" in done.stdout
+        assert len(server.messages) == 1
+        assert server.messages[0].message["X-Sysreport-Status"] in ("OK", "WARN", "CRIT")
