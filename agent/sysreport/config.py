@@ -17,6 +17,7 @@ import ipaddress
 import os
 import re
 import socket
+import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 try:
@@ -93,7 +94,7 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "host": Key("str", "smtp.gmail.com", "SMTP server"),
         "port": Key("int", 465, "SMTP port: 465 with security = \"tls\", 587 with \"starttls\"",
                     _between(1, 65535)),
-        "security": Key("choice", "tls", '"tls" (implicit TLS, port 465) or "starttls" (port 587)',
+        "security": Key("choice", "tls", "implicit TLS (port 465) or STARTTLS (port 587)",
                         choices=("tls", "starttls")),
         "username": Key("str", "", "login name; for Gmail the full address"),
         "password_file": Key("str", "", "file holding the (app) password; read after "
@@ -620,3 +621,58 @@ def sending_problems(config: Section, to: Optional[List[str]] = None,
         problems.append("%s: smtp.username: empty; set the login name (for Gmail the "
                         "full address)" % where)
     return problems
+
+
+# --------------------------------------------------------------------------- documentation
+
+def toml_literal(value: Any) -> str:
+    """A default as it is written in the TOML file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"%s"' % value
+    if isinstance(value, list):
+        return "[%s]" % ", ".join(toml_literal(v) for v in value)
+    if isinstance(value, dict):
+        return "{%s}" % ", ".join("%s = %s" % (k, toml_literal(v)) for k, v in value.items())
+    return str(value)
+
+
+def markdown_table() -> str:
+    """The reference table of every key for agent/README.md, generated from SCHEMA
+    (`python -m sysreport.config` prints it; `make docs` puts it in the README)."""
+    rows = ["| Key | Default | Meaning |", "| --- | --- | --- |"]
+    for table, keys in SCHEMA.items():
+        for name, key in keys.items():
+            doc = key.doc.replace("|", "\\|")
+            if key.choices:
+                doc += " (one of %s)" % ", ".join('"%s"' % c for c in key.choices)
+            rows.append("| `%s.%s` | `%s` | %s |" % (table, name, toml_literal(key.default), doc))
+    rows.append('| `thresholds.mounts."<mount>"` | none | per mount point (absolute path): '
+                "%s, each `{warn = x, crit = y}`; what is not given comes from the global "
+                "thresholds |" % ", ".join("`%s`" % k for k in MOUNT_KEYS))
+    return "\n".join(rows) + "\n"
+
+
+def _main(argv: List[str]) -> int:
+    """python -m sysreport.config [README]: print the table, or put it in README
+    between <!-- config-table:start --> and <!-- config-table:end -->."""
+    if not argv:
+        print(markdown_table(), end="")
+        return 0
+    start, end = "<!-- config-table:start -->\n", "<!-- config-table:end -->"
+    with open(argv[0], encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+    except ValueError:
+        print("%s: no %s...%s markers" % (argv[0], start.strip(), end), file=sys.stderr)
+        return 1
+    with open(argv[0], "w", encoding="utf-8") as handle:
+        handle.write(head + start + markdown_table() + end + tail)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
