@@ -304,15 +304,19 @@ def cmd_preview(args: argparse.Namespace) -> int:
     cfg = _load(args, need_file=False)
     document = report.build(cfg)
     msg = message.build(document, cfg)
-    os.makedirs(args.output, exist_ok=True)
-    for name, data in (("report.html", html.render(document).encode("utf-8")),
-                       ("report.eml", msg.as_bytes())):
-        path = os.path.join(args.output, name)
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-        log.info("wrote %s", path)
+    path = args.output
+    try:
+        os.makedirs(args.output, exist_ok=True)
+        for name, data in (("report.html", html.render(document).encode("utf-8")),
+                           ("report.eml", msg.as_bytes())):
+            path = os.path.join(args.output, name)
+            with open(path + ".tmp", "wb") as handle:
+                handle.write(data)
+            os.replace(path + ".tmp", path)
+            log.info("wrote %s", path)
+    except OSError as exc:
+        log.error("cannot write %s: %s", path, exc.strerror or exc)
+        return EX_SOFTWARE
     return EX_OK
 
 
