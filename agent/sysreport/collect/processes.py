@@ -6,10 +6,16 @@
                     "memory_percent": 5.0, "cpu_percent": 1.2}],
      "by_cpu": [...]}
 
-begin() reads every process's CPU times when the window opens; collect() reads them
-again with the rest (one process_iter pass each), so per-process CPU costs no extra
-sleep. Command lines are read only for the processes that make a top list.
-Processes that vanish in between are skipped.
+begin() reads every process's CPU time when the window opens, collect() reads it again
+when it closes, so per-process CPU costs no extra sleep. Command lines and user names
+are looked up only for the processes that make a top list; processes that vanish in
+between are skipped.
+
+On Linux both passes read /proc/<pid>/stat directly (name, CPU ticks, start time and
+RSS are all in that one file) and the owner from the /proc/<pid> directory: measured
+here, 3.5 ms for 110 processes against 13 ms through psutil.process_iter(), whose
+Process objects read three files per process and wrap each read. Elsewhere, or when
+/proc cannot be read, psutil.process_iter(attrs=...) does the same job.
 """
 
 from __future__ import annotations
@@ -17,24 +23,78 @@ from __future__ import annotations
 import os
 import pwd
 import time
-from typing import Any, Dict, List, Optional, Tuple
 
 import psutil
 
 from ._util import setting
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
+
 CMDLINE_MAX = 80
+PROC = "/proc"
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def begin() -> Tuple[float, Dict[int, float]]:
+# --------------------------------------------------------------------------- scanning
+
+def parse_stat(data: bytes) -> Tuple[str, float, int, int]:
+    """/proc/<pid>/stat -> (name, CPU seconds user+system, start time in ticks, RSS bytes).
+
+    The name sits in parentheses and may itself contain ") " or spaces: split after the
+    last ")".
+    """
+    close = data.rfind(b")")
+    name = data[data.find(b"(") + 1:close].decode("utf-8", "surrogateescape")
+    rest = data[close + 2:].split()
+    # rest[0] is field 3 (state): utime 14, stime 15, starttime 22, rss 24 (pages).
+    return (name, (int(rest[11]) + int(rest[12])) / _TICKS, int(rest[19]), int(rest[21]) * _PAGE)
+
+
+def scan_proc(owners: bool, proc: str = PROC) -> List[tuple]:
+    """Every process from /proc: (pid, start, name, cpu seconds, rss, uid or None)."""
+    rows = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/stat", "rb") as f:
+                name, cpu, start, rss = parse_stat(f.read())
+            uid = os.stat(f"{proc}/{entry}").st_uid if owners else None
+        except (OSError, ValueError, IndexError):
+            continue  # vanished (or unreadable) between listdir and open: skip it
+        rows.append((int(entry), start, name, cpu, rss, uid))
+    return rows
+
+
+def scan_psutil(owners: bool) -> List[tuple]:
+    """The same rows through psutil.process_iter (portable fallback)."""
+    attrs = ["name", "cpu_times", "memory_info", "create_time"] + (["uids"] if owners else [])
+    rows = []
+    for p in psutil.process_iter(attrs):
+        info = p.info
+        ct, mi = info["cpu_times"], info["memory_info"]
+        uids = info.get("uids")
+        rows.append((p.pid, info["create_time"], info["name"] or "",
+                     (ct.user + ct.system) if ct is not None else 0.0,
+                     int(mi.rss) if mi is not None else 0,
+                     uids.real if uids is not None else None))
+    return rows
+
+
+def _scanner():
+    return scan_proc if os.path.isfile(f"{PROC}/self/stat") else scan_psutil
+
+
+def begin() -> Tuple[float, Dict[int, Tuple[Any, float]]]:
+    """First sample: (monotonic time, {pid: (start time, CPU seconds)})."""
     started = time.monotonic()
-    before: Dict[int, float] = {}
-    for p in psutil.process_iter(["cpu_times"]):
-        ct = p.info["cpu_times"]
-        if ct is not None:
-            before[p.pid] = ct.user + ct.system
-    return started, before
+    return started, {row[0]: (row[1], row[3]) for row in _scanner()(False)}
 
+
+# --------------------------------------------------------------------------- the section
 
 def shorten(text: str, limit: int = CMDLINE_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -44,9 +104,9 @@ class _Users:
     """uid -> user name, one pwd lookup per uid (NSS can be slow)."""
 
     def __init__(self) -> None:
-        self.cache: Dict[int, str] = {}
+        self.cache: Dict[Optional[int], str] = {None: ""}
 
-    def name(self, uid: int) -> str:
+    def name(self, uid: Optional[int]) -> str:
         if uid not in self.cache:
             try:
                 self.cache[uid] = pwd.getpwuid(uid).pw_name
@@ -55,57 +115,60 @@ class _Users:
         return self.cache[uid]
 
 
-def collect(config: Any, started: Tuple[float, Dict[int, float]],
+def _full_name(name: str, args: List[str]) -> str:
+    # The kernel cuts names at 15 characters; like psutil, take the full one from argv[0].
+    if len(name) >= 15 and args:
+        base = os.path.basename(args[0])
+        if base.startswith(name):
+            return base
+    return name
+
+
+def collect(config: Any, started: Tuple[float, Dict[int, Tuple[Any, float]]],
             memory_total: Optional[int] = None) -> dict:
     top_n = int(setting(config, "report", "top_processes", 5))
     t0, before = started
+    rows = _scanner()(True)
     elapsed = max(time.monotonic() - t0, 1e-6)
     total = memory_total or psutil.virtual_memory().total
     users = _Users()
     me = os.getpid()
-    rows: List[dict] = []
-    procs: Dict[int, psutil.Process] = {}
-    for p in psutil.process_iter(["name", "uids", "memory_info", "cpu_times"]):
-        info = p.info
-        mi = info["memory_info"]
-        ct = info["cpu_times"]
-        rss = int(mi.rss) if mi is not None else 0
-        cpu_pct = 0.0
-        if ct is not None:
-            # A pid missing from the first sample started inside the window.
-            spent = ct.user + ct.system - before.get(p.pid, 0.0)
-            cpu_pct = round(max(0.0, spent / elapsed * 100.0), 1)
-        uids = info["uids"]
-        rows.append({"pid": p.pid, "user": users.name(uids.real) if uids is not None else "",
-                     "name": info["name"] or "", "cmdline": "", "rss": rss,
-                     "memory_percent": round(rss / total * 100.0, 1) if total else 0.0,
-                     "cpu_percent": cpu_pct})
-        procs[p.pid] = p
-    by_memory = sorted(rows, key=lambda r: (-r["rss"], r["pid"]))
+    table = []
+    for pid, start, name, cpu, rss, uid in rows:
+        first = before.get(pid)
+        # A pid missing from the first sample (or reused) started inside the window.
+        spent = cpu - first[1] if first is not None and first[0] == start else cpu
+        table.append({"pid": pid, "user": uid, "name": name, "cmdline": "", "rss": rss,
+                      "memory_percent": round(rss / total * 100.0, 1) if total else 0.0,
+                      "cpu_percent": round(max(0.0, spent / elapsed * 100.0), 1)})
+    by_memory = sorted(table, key=lambda r: (-r["rss"], r["pid"]))
     # Our own collection is busy during the window: leave it out of the CPU list,
     # as well as processes that used no CPU at all (an idle list is noise).
-    by_cpu = sorted((r for r in rows if r["cpu_percent"] > 0 and r["pid"] != me),
+    by_cpu = sorted((r for r in table if r["cpu_percent"] > 0 and r["pid"] != me),
                     key=lambda r: (-r["cpu_percent"], -r["rss"]))
     vanished = set()
-    picked_memory: List[dict] = []
-    picked_cpu: List[dict] = []
-    for source, picked in ((by_memory, picked_memory), (by_cpu, picked_cpu)):
+    finished = set()
+    picked = ([], [])
+    for source, chosen in zip((by_memory, by_cpu), picked):
         for row in source:
-            if len(picked) >= top_n:
+            if len(chosen) >= top_n:
                 break
             if row["pid"] in vanished:
                 continue
-            if not row["cmdline"]:
+            if row["pid"] not in finished:
                 try:
-                    args = procs[row["pid"]].cmdline()
+                    args = psutil.Process(row["pid"]).cmdline()
                 except psutil.NoSuchProcess:
                     vanished.add(row["pid"])
                     continue
                 except psutil.AccessDenied:
                     args = []
+                row["name"] = _full_name(row["name"], args)
                 # Kernel threads have no command line: show the name in brackets, like ps.
                 row["cmdline"] = shorten(" ".join(args)) if args else f"[{row['name']}]"
-            picked.append(row)
-    return {"count": len(rows),
-            "by_memory": [dict(r) for r in picked_memory],
-            "by_cpu": [dict(r) for r in picked_cpu]}
+                row["user"] = users.name(row["user"])
+                finished.add(row["pid"])
+            chosen.append(row)
+    return {"count": len(table),
+            "by_memory": [dict(r) for r in picked[0]],
+            "by_cpu": [dict(r) for r in picked[1]]}

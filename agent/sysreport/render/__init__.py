@@ -8,7 +8,9 @@ a line, a table or a header.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, Dict
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0", "\x1b": "\\e"}
 _TABLE: Dict[int, str] = {}
