@@ -194,8 +194,11 @@ config_path:
   type: str
   sample: /etc/sysreport/sysreport.toml
 sent:
-  description: Whether the agent delivered the report now (always false without O(send=true)
-    and in check mode).
+  description:
+    - Whether the agent delivered the report now (always false without O(send=true)
+      and in check mode).
+    - With C(report.only_when_not_ok) set on the host and an OK status the agent sends
+      nothing; then O(send=true) reports neither C(sent) nor C(changed).
   returned: success
   type: bool
   sample: false
@@ -219,7 +222,7 @@ stderr_lines:
   sample: ["INFO delivered to 1 recipient"]
 """
 
-import glob
+import json
 import os
 import sys
 import traceback
@@ -336,7 +339,17 @@ def send_command(agent, config):
     return [agent, '--config', config, 'send']
 
 
-def run_send(module, result):
+def last_sent(state_dir):
+    """What the agent's last `send` did with its message ("delivered", "queued",
+    "skipped"), from <state>/last-status.json; None when unknown."""
+    try:
+        with open(os.path.join(state_dir, 'last-status.json')) as handle:
+            return json.load(handle).get('sent')
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run_send(module, result, state_dir):
     """Run the agent's `send` (or say what would run in check mode)."""
     agent = module.params['agent']
     cmd = send_command(agent, module.params['config'])
@@ -352,6 +365,11 @@ def run_send(module, result):
     rc, stdout, stderr = module.run_command(cmd)
     result.update(rc=rc, stderr_lines=stderr.splitlines())
     if rc == EX_OK:
+        if last_sent(state_dir) == 'skipped':
+            # report.only_when_not_ok and an OK host: the agent sent nothing, rightly
+            result.update(changed=False, msg='not sent: the status is OK and the host\'s '
+                                             'report.only_when_not_ok is set')
+            return
         result['sent'] = True
         result['msg'] = 'report sent'
         return
@@ -402,7 +420,7 @@ def main():
     result = dict(changed=False, sent=False, status=report['status'],
                   problems=report['problems'], report=report, config_path=where)
     if module.params['send']:
-        run_send(module, result)
+        run_send(module, result, config.state.directory)
     module.exit_json(**result)
 
 

@@ -374,3 +374,20 @@ def test_report_now_playbook_sends_through_the_agent(tmp_path, clean_env):
         assert "changed: [here]" in done.stdout
         assert len(server.messages) == 1
         assert server.messages[0].message["X-Sysreport-Status"] in ("OK", "WARN", "CRIT")
+
+
+def test_send_on_an_ok_host_with_only_when_not_ok_changes_nothing(capsys, tmp_path, clean_env):
+    with TestSMTPServer(PASSWORD, cert_dir=str(tmp_path / "certs")) as server:
+        conf = agent_config(tmp_path, server)
+        # only memory, which never reaches 100%: this host is OK for the agent too
+        text = conf.read_text().replace(
+            "[mail]", '[report]\nonly_when_not_ok = true\nsections = ["memory"]\n\n'
+                      '[thresholds]\nmemory_percent = {warn = 100, crit = 100}\n\n[mail]')
+        conf.write_text(text)
+        code, result = run_main(capsys, send=True, agent=str(AGENT), config=str(conf))
+        assert code == 0, result
+        assert result["status"] == "OK", result["problems"]
+        assert result["rc"] == 0
+        assert result["changed"] is False and result["sent"] is False
+        assert "only_when_not_ok" in result["msg"]
+        assert server.messages == []
