@@ -3,28 +3,29 @@
 #
 # Usage: molecule/images/build.sh [RELEASE...]     (default: bullseye bookworm trixie)
 #
-# Each release becomes the local image sysreport-debian:<release>: a debootstrap
-# minbase root file system with systemd as PID 1, python3 and python3-venv for
-# Ansible and the role, trimmed of what cannot work or is useless in a
+# Each release becomes the local image sysreport-debian:<release>: a minbase
+# root file system (mmdebstrap, or debootstrap if that is missing) with
+# systemd as PID 1, python3 and python3-venv for Ansible and the role, trimmed of what cannot work or is useless in a
 # container, imported with `docker import` (no registry needed).
 #
 # Caching, in order (the "recipe hash" covers this file, the release and the
 # mirror, so any change to the recipe rebuilds):
 #   1. the image exists with label org.sysreport.recipe=<hash>  -> nothing to do
 #   2. $SYSREPORT_IMAGE_CACHE/<release>-<hash>.tar.zst exists    -> import it (seconds)
-#   3. otherwise debootstrap (a minute or two), save the tarball, import.
+#   3. otherwise bootstrap it (under a minute), save the tarball, import.
 # Releases are built in parallel; each one's log is in $SYSREPORT_IMAGE_CACHE/logs/.
 #
 # Environment:
 #   SYSREPORT_IMAGE_CACHE    cache directory (default /var/cache/sysreport-images)
 #   SYSREPORT_DEBIAN_MIRROR  Debian mirror (default: the one this machine's apt uses)
 #   SYSREPORT_IMAGE_REBUILD  1 = ignore the cached image and tarball
+#   SYSREPORT_IMAGE_REPOSITORY  image name (default sysreport-debian)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 self="$here/$(basename "$0")"
 cache=${SYSREPORT_IMAGE_CACHE:-/var/cache/sysreport-images}
-repository=sysreport-debian
+repository=${SYSREPORT_IMAGE_REPOSITORY:-sysreport-debian}
 label=org.sysreport.recipe
 
 # The packages on top of minbase. systemd-sysv gives /sbin/init; dbus lets
@@ -38,14 +39,16 @@ packages=systemd,systemd-sysv,dbus,python3,python3-venv,python3-apt,sudo,acl,pro
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "run as root (debootstrap and the Docker engine need it)"
-for tool in debootstrap docker zstd; do
+[ "$(id -u)" -eq 0 ] || die "run as root (bootstrapping and the Docker engine need it)"
+command -v mmdebstrap >/dev/null || command -v debootstrap >/dev/null \
+    || die "neither mmdebstrap nor debootstrap is installed; run tests/setup/install-host-packages.sh"
+for tool in docker zstd wget; do
     command -v "$tool" >/dev/null || die "$tool is missing; run tests/setup/install-host-packages.sh"
 done
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer; run tests/setup/start-dockerd.sh"
 
 # The Debian mirror this machine's apt uses (deb822 or one-line sources), so
-# debootstrap goes where the network allows, plus apt's proxy if it has one.
+# bootstrapping goes where the network allows, plus apt's proxy if it has one.
 host_mirror() {
     local uri
     uri=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' \
@@ -78,7 +81,7 @@ find_mirror() { # RELEASE -> prints a mirror URL or nothing
     return 0
 }
 
-# Everything that turns a debootstrapped tree into a container that boots to
+# Everything that turns a bootstrapped tree into a container that boots to
 # `running`, done on the tree from outside (no chroot scripts to maintain).
 customize() { # ROOTFS RELEASE MIRROR
     local root=$1 release=$2 m=$3
@@ -122,6 +125,13 @@ customize() { # ROOTFS RELEASE MIRROR
 mount --make-rshared / || echo "container-init: cannot make / shared; LoadCredential= will not work" >&2
 exec /lib/systemd/systemd "$@"
 EOF
+    # /sbin/init is the usual Molecule `command:`; make it go through the
+    # wrapper too (diverted, so dpkg knows), or the fix silently depends on
+    # which of the two names a scenario uses.
+    local init
+    init=$(grep -m1 -E '^(/usr)?/sbin/init$' "$root/var/lib/dpkg/info/systemd-sysv.list")
+    chroot "$root" dpkg-divert --quiet --local --no-rename --divert "$init.systemd" --add "$init"
+    ln -sfn /usr/local/sbin/container-init "$root$init"
 
     # Apt points at the same mirror; the package lists and caches are dropped
     # (the containers have no network, the role must not need them).
@@ -132,6 +142,31 @@ EOF
     # Documentation and translations: a third of the tree, never read in tests.
     rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
            "$root"/usr/share/locale/*
+}
+
+# Debian's minbase (Priority: required + apt) plus our packages, into ROOTFS.
+# mmdebstrap is preferred: it resolves with apt and unpacks with few dpkg
+# runs, three to four times faster than debootstrap here (about 35 s instead
+# of 80-130 s a release on two busy cores); debootstrap is the fallback.
+bootstrap() { # RELEASE ROOTFS MIRROR
+    local release=$1 rootfs=$2 m=$3
+    if command -v mmdebstrap >/dev/null; then
+        local hooks=()
+        # bookworm and later are merged-/usr systems (usr-is-merged); the hook
+        # makes the symlinks itself instead of pulling in usrmerge and perl.
+        # bullseye has no usr-is-merged package, so it stays unmerged.
+        [ "$release" = bullseye ] || hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
+        log "$release: mmdebstrap from $m"
+        mmdebstrap --variant=minbase "${hooks[@]}" --include="$packages" \
+            --dpkgopt=force-unsafe-io "$release" "$rootfs" "$m"
+        # Build-time speed-ups only; the image's dpkg and apt stay stock.
+        rm -f "$rootfs/etc/dpkg/dpkg.cfg.d/99mmdebstrap" "$rootfs/etc/apt/apt.conf.d/00mmdebstrap"
+    else
+        log "$release: debootstrap from $m"
+        mkdir -p "$cache/debs-$release"
+        debootstrap --variant=minbase --include="$packages" \
+            --cache-dir="$cache/debs-$release" "$release" "$rootfs" "$m"
+    fi
 }
 
 build_release() { # RELEASE
@@ -155,13 +190,10 @@ build_release() { # RELEASE
         fi
         rootfs="$cache/rootfs-$release"
         rm -rf "$rootfs"
-        mkdir -p "$cache/debs-$release"
         t0=$(date +%s)
-        log "$release: debootstrap from $m"
-        debootstrap --variant=minbase --include="$packages" \
-            --cache-dir="$cache/debs-$release" "$release" "$rootfs" "$m" \
-            || die "$release: debootstrap failed; see the log above and $rootfs/debootstrap/debootstrap.log"
-        log "$release: debootstrap took $(( $(date +%s) - t0 ))s"
+        bootstrap "$release" "$rootfs" "$m" \
+            || die "$release: bootstrapping the root file system failed; see the messages above"
+        log "$release: bootstrap took $(( $(date +%s) - t0 ))s"
         customize "$rootfs" "$release" "$m"
         t0=$(date +%s)
         rm -f "$cache/$release"-*.tar.zst   # older recipes
@@ -173,7 +205,7 @@ build_release() { # RELEASE
 
     t0=$(date +%s)
     zstd -q -dc "$tarball" | docker import \
-        --change 'CMD ["/usr/local/sbin/container-init"]' \
+        --change 'CMD ["/sbin/init"]' \
         --change 'ENV container=docker' \
         --change "LABEL $label=$hash" \
         --message "sysreport test image, recipe $hash" - "$image" >/dev/null
@@ -185,8 +217,8 @@ releases=("$@")
 [ ${#releases[@]} -gt 0 ] || releases=(bullseye bookworm trixie)
 mkdir -p "$cache/logs"
 
-# In parallel: debootstrap waits on the network half the time, so two cores
-# build three releases faster together than one after another.
+# In parallel: bootstrapping waits on the network part of the time, so two
+# cores build three releases faster together than one after another.
 declare -A pids
 t_all=$(date +%s)
 for release in "${releases[@]}"; do

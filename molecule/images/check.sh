@@ -29,7 +29,7 @@ run_container() { # NAME IMAGE
         --security-opt apparmor=unconfined \
         --network none \
         --stop-signal SIGRTMIN+3 \
-        "$2" /usr/local/sbin/container-init >/dev/null
+        "$2" /sbin/init >/dev/null
 }
 
 # A oneshot unit as the role's service uses credentials: a 0600 root file
@@ -66,7 +66,14 @@ for release in "${releases[@]}"; do
     docker rm -f "$name" >/dev/null 2>&1 || true
     t0=$(date +%s%N)
     run_container "$name" "sysreport-debian:$release"
-    state=$(docker exec "$name" timeout 90 systemctl is-system-running --wait 2>/dev/null || true)
+    # Poll: right after `docker run`, PID 1 may not answer yet ("offline" or
+    # no bus); `--wait` then blocks until start-up has finished.
+    state=unknown
+    for _ in $(seq 1 60); do
+        state=$(docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
+        case "$state" in running|degraded|maintenance|stopping) break ;; esac
+        sleep 0.5
+    done
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     boot=$((ms / 1000)).$((ms % 1000 / 100))
     version=$(docker exec "$name" systemctl --version | head -n1)

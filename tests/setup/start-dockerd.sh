@@ -10,6 +10,9 @@
 # Environment:
 #   DOCKERD_LOG      log file (default /var/log/sysreport-dockerd.log)
 #   DOCKERD_TIMEOUT  seconds to wait for the engine to answer (default 60)
+#   DOCKERD_ARGS     extra dockerd arguments (e.g. a second engine for a
+#                    try-out: -H unix:///tmp/d2.sock --data-root ... with
+#                    DOCKER_HOST pointing at it)
 set -eu
 
 log=${DOCKERD_LOG:-/var/log/sysreport-dockerd.log}
@@ -28,9 +31,18 @@ command -v dockerd >/dev/null 2>&1 || {
 # start_engine FLAGS...: start dockerd in its own session and wait until
 # `docker info` answers. Returns 1 if it died or did not answer in time.
 start_engine() {
-    echo "dockerd: starting ($*), log in $log"
-    echo "=== $(date -u +%FT%TZ) dockerd $*" >>"$log"
-    setsid nohup dockerd "$@" >>"$log" 2>&1 </dev/null &
+    echo "dockerd: starting (${DOCKERD_ARGS:-} $*), log in $log"
+    echo "=== $(date -u +%FT%TZ) dockerd ${DOCKERD_ARGS:-} $*" >>"$log"
+    # Containers inherit the engine's open-files limit. A systemd host gives
+    # PID 1 a hard limit of 512Ki or more, and dbus-daemon and systemd in
+    # the containers expect that ("Failed to set fd limit"); a CI runner's
+    # shell may be far lower, so raise it (as root we may, up to nr_open).
+    (
+        ulimit -n 1048576 2>/dev/null ||
+            echo "dockerd: cannot raise the open-files limit (hard $(ulimit -Hn), no CAP_SYS_RESOURCE?); containers inherit it"
+        # shellcheck disable=SC2086  # DOCKERD_ARGS is a list of arguments
+        exec setsid nohup dockerd ${DOCKERD_ARGS:-} "$@" >>"$log" 2>&1 </dev/null
+    ) &
     pid=$!
     waited=0
     while [ "$waited" -lt "$timeout" ]; do
