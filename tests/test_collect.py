@@ -14,7 +14,7 @@ import pytest
 
 from sample_reports import make_config
 from sysreport import collect
-from sysreport.collect import Unavailable, collect_all, disks, host, isolate, systemd
+from sysreport.collect import Unavailable, collect_all, disks, host, isolate, processes, systemd
 from sysreport.units import bytes2human, duration, epoch_to_iso, iso_to_epoch
 
 AGENT = Path(__file__).resolve().parent.parent / "agent"
@@ -311,3 +311,26 @@ def test_iso_round_trip_and_offsets():
     for bad in ("yesterday", "2026-12-03", "2026-13-03T13:00:04+00:00", None):
         with pytest.raises(ValueError):
             iso_to_epoch(bad)
+
+
+def test_parse_stat_takes_the_name_up_to_the_last_parenthesis():
+    with open("/proc/self/stat", "rb") as f:
+        real = f.read()
+    tail = real[real.rfind(b")"):]
+    name, cpu, start, rss = processes.parse_stat(b"4242 (evil) R 1 (x\n\xff" + tail)
+    assert name == "evil) R 1 (x\n\udcff"  # undecodable bytes kept as surrogates
+    own = processes.parse_stat(real)
+    assert (cpu, start, rss) == own[1:]
+    assert own[3] > 0  # this process has resident memory
+
+
+def test_the_proc_scan_and_the_psutil_fallback_agree():
+    fast = {row[0]: row for row in processes.scan_proc()}
+    portable = {row[0]: row for row in processes.scan_psutil()}
+    common = set(fast) & set(portable)
+    assert len(common) >= 0.9 * min(len(fast), len(portable))
+    assert 1 in common
+    # pid 1 does not change between the two scans: same name, same start (in psutil's
+    # units: seconds since the epoch vs clock ticks since boot, so compare names only).
+    assert fast[1][2] == portable[1][2][:15]
+    assert portable[1][5] == 0  # owned by root
