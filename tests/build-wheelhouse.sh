@@ -35,9 +35,14 @@ fi
 version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$src/sysreport/__init__.py")
 rm -f "$out"/sysreport-"$version"-*.whl
 "${pip[@]}" wheel --no-deps --no-build-isolation --wheel-dir "$out" "$src"
+# pip download evaluates environment markers against the controller's Python, not
+# --python-version (pip issue 11664): name the dependencies that only older Pythons
+# need ("tomli; python_version < '3.11'", anyio's exceptiongroup) for those.
+declare -A marker_deps=([3.9]="tomli exceptiongroup")
 for py in "${pythons[@]}"; do
+    # shellcheck disable=SC2086  # marker_deps holds a word list on purpose
     "${pip[@]}" download --dest "$out" --find-links "$out" --only-binary=:all: \
-        --implementation cp --python-version "$py" "${platforms[@]}" "sysreport[api]==$version"
+        --implementation cp --python-version "$py" "${platforms[@]}" "sysreport[api]==$version" ${marker_deps[$py]:-}
     "${pip[@]}" download --dest "$tests_out" --only-binary=:all: \
         --implementation cp --python-version "$py" "${platforms[@]}" "aiosmtpd==1.4.6" cryptography
 done
