@@ -12,21 +12,12 @@ one line each: ``PATH: section.key: what is wrong and what to fix``.
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import os
 import re
 import socket
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-try:
-    import tomllib as sys_tomllib  # Python 3.11+
-except ImportError:  # pragma: no cover - exercised on Python < 3.11
-    try:
-        import tomli as sys_tomllib  # type: ignore[no-redef]
-    except ImportError:
-        sys_tomllib = None  # type: ignore[assignment]
 
 DEFAULT_PATH = "/etc/sysreport/sysreport.toml"
 ENV_CONFIG = "SYSREPORT_CONFIG"
@@ -250,6 +241,9 @@ def read(path: Optional[str] = None, require_file: bool = False
             raw = handle.read()
     except OSError as exc:
         return {}, path, ["%s: cannot read the file: %s" % (path, exc.strerror or exc)]
+    if not raw.strip():
+        return {}, path, []          # an empty file (or /dev/null): the defaults
+    sys_tomllib = toml_module()
     if sys_tomllib is None:  # pragma: no cover - only without tomli on Python < 3.11
         return {}, path, ["%s: cannot parse TOML: install tomli (Python < 3.11)" % path]
     try:
@@ -267,6 +261,19 @@ def read(path: Optional[str] = None, require_file: bool = False
         return {}, path, ["%s: %s: TOML syntax error: %s; fix the syntax there"
                           % (path, where, message)]
     return data, path, []
+
+
+def toml_module() -> Any:
+    """tomllib (3.11+) or tomli; imported on first use (collect on defaults needs none)."""
+    try:
+        import tomllib
+        return tomllib
+    except ImportError:  # pragma: no cover - exercised on Python < 3.11
+        try:
+            import tomli
+            return tomli
+        except ImportError:
+            return None
 
 
 # --------------------------------------------------------------------------- validation
@@ -325,6 +332,8 @@ def _tname(value: Any) -> str:
 
 
 def _unknown(where: str, dotted: str, name: str, known: List[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = ("did you mean %s?" % (dotted.rsplit(".", 1)[0] + "." + close[0] if "." in dotted
                                    else close[0])) if close else \
@@ -377,6 +386,8 @@ def validate(data: Dict[str, Any], where: str = "<defaults>",
     clean: Dict[str, Dict[str, Any]] = {}   # the well-typed keys, for the checks below
     for table, content in data.items():
         if table not in SCHEMA:
+            import difflib
+
             close = difflib.get_close_matches(table, list(SCHEMA), n=1, cutoff=0.6)
             hint = "did you mean [%s]?" % close[0] if close else \
                 "known tables: %s" % ", ".join(SCHEMA)
@@ -438,6 +449,8 @@ def _semantic_problems(merged: Dict[str, Dict[str, Any]], where: str,
     report, mail, smtp, api = merged["report"], merged["mail"], merged["smtp"], merged["api"]
     for name in report["sections"]:
         if name not in SECTIONS:
+            import difflib
+
             close = difflib.get_close_matches(name, SECTIONS, n=1)
             problems.append("%s: report.sections: unknown section %r; %s" % (
                 where, name, "did you mean %r?" % close[0] if close
@@ -547,6 +560,8 @@ def hostname(config: Section) -> str:
 
 
 def is_loopback(address: str) -> bool:
+    import ipaddress
+
     try:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
