@@ -16,7 +16,7 @@ SYSREPORT  := $(abspath $(VENV))/bin/sysreport
 STAMP      := $(VENV)/.sysreport-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv report test host-setup test-python test-molecule bench docs clean
+.PHONY: venv report test host-setup images check-images test-python test-molecule bench docs clean
 
 # --------------------------------------------------------------------------- venv
 
@@ -56,6 +56,14 @@ host-setup:
 	@if [ -f tests/setup/install-host-packages.sh ]; then \
 	    sh tests/setup/install-host-packages.sh python3-venv; fi
 	@if [ -f tests/setup/start-dockerd.sh ]; then sh tests/setup/start-dockerd.sh; fi
+
+# The Debian images the Molecule scenarios boot (cached; see molecule/README.md),
+# and a boot check of each: systemd running, systemd-analyze, LoadCredential=.
+images: host-setup
+	molecule/images/build.sh
+
+check-images: images
+	molecule/images/check.sh
 
 test-python: venv
 	$(VENV_PY) -m pytest tests $(PYTEST_ARGS)

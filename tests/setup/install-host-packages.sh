@@ -12,13 +12,14 @@ set -eu
 # iptables        the engine's default bridge network
 # mmdebstrap      builds the Debian base images (molecule/images/build.sh)
 # debootstrap     its fallback, and the debootstrap scripts for every release
+# wget            build.sh checks which mirror serves a release
 # debian-archive-keyring  the signing keys of bullseye, bookworm and trixie
 # zstd            compresses the cached rootfs tarballs
 # hyperfine time  benchmarks (agent run time, memory)
 # openssl         throw-away TLS certificates for the local SMTP server in tests
 # acl             getfacl/setfacl for checking credential directories
 # git make curl ca-certificates  the basics a fresh machine may lack
-packages="docker.io iptables mmdebstrap debootstrap debian-archive-keyring zstd
+packages="docker.io iptables mmdebstrap debootstrap wget debian-archive-keyring zstd
 hyperfine time openssl acl git make curl ca-certificates $*"
 
 missing=""
