@@ -16,7 +16,7 @@ SYSREPORT  := $(abspath $(VENV))/bin/sysreport
 STAMP      := $(VENV)/.sysreport-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv report test host-setup images check-images test-python test-molecule bench docs clean
+.PHONY: venv report test host-setup images check-images test-python test-molecule bench bench-api docs clean
 
 # --------------------------------------------------------------------------- venv
 
@@ -45,6 +45,10 @@ docs: venv
 
 bench: venv
 	$(VENV_PY) benchmarks/agent.py
+
+# The API against Glances' REST API, 1,000 extra processes (a few minutes).
+bench-api: venv
+	$(VENV_PY) benchmarks/api.py
 
 # --------------------------------------------------------------------------- tests
 
