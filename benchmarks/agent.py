@@ -104,6 +104,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SYSREPORT_", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"))}
     results: Dict[str, Tuple[float, float, float]] = {}
+    load_before = os.getloadavg()[0]
 
     with tempfile.TemporaryDirectory(prefix="sysreport-bench-") as tmp:
         collect_cfg = Path(tmp) / "collect.toml"
@@ -146,8 +147,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "send": "sysreport send (loopback SMTP, TLS)",
         "smtplib": "plain smtplib, the same message",
     }
-    print("Python %s, %d CPUs, median of %d runs" % (sys.version.split()[0], os.cpu_count(),
-                                                    args.runs))
+    print("Python %s, %d CPUs, median of %d runs; load average %.1f before, %.1f after "
+          "(wall times stretch on a busy machine; CPU times much less)"
+          % (sys.version.split()[0], os.cpu_count(), args.runs, load_before, os.getloadavg()[0]))
     print("%-48s %9s %9s %9s" % ("what", "cpu ms", "wall ms", "rss MiB"))
     for key, label in labels.items():
         if key in results:
