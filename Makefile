@@ -15,8 +15,9 @@ VENV_PY    := $(VENV)/bin/python
 SYSREPORT  := $(abspath $(VENV))/bin/sysreport
 STAMP      := $(VENV)/.sysreport-stamp
 PYTEST_ARGS ?=
+MOLECULE_SCENARIOS ?=
 
-.PHONY: venv report test host-setup images check-images test-python test-molecule bench bench-api docs clean
+.PHONY: venv report test host-setup images check-images test-python test-molecule bench bench-api docs clean wheelhouse role-readme bench-rollout
 
 # --------------------------------------------------------------------------- venv
 
@@ -72,9 +73,27 @@ check-images: images
 test-python: venv
 	$(VENV_PY) -m pytest tests $(PYTEST_ARGS)
 
-# Molecule scenarios of roles/sysreport (filled in by the role's maintainers).
-test-molecule: venv
-	@echo "test-molecule: no Molecule scenarios wired in yet"
+# Molecule scenarios of roles/sysreport: default (wheelhouse) and index (pip index on
+# loopback, upgrade/downgrade, API), Debian 11/12/13 each; logs in build/molecule/.
+test-molecule: venv images wheelhouse
+	tests/run-molecule.sh $(MOLECULE_SCENARIOS)
+
+# --------------------------------------------------------------------------- role
+
+# The agent's wheel + its dependencies' wheels for cp39/cp311/cp313 (dist/wheelhouse),
+# the test SMTP server's (dist/test-wheelhouse), and an older agent version for the
+# upgrade/downgrade test (dist/upgrade-wheelhouse).
+wheelhouse: venv
+	tests/build-wheelhouse.sh dist/wheelhouse
+	SYSREPORT_BUILD_VERSION=0.0.1 tests/build-wheelhouse.sh dist/upgrade-wheelhouse
+
+# roles/sysreport/README.md's variable table from meta/argument_specs.yml.
+role-readme: venv
+	$(VENV_PY) roles/sysreport/docs/generate_readme.py
+
+# Roll out to 10 containers: first run, idempotent run, calls per host, ping floor.
+bench-rollout: venv images wheelhouse
+	$(VENV_PY) benchmarks/rollout.py
 
 # --------------------------------------------------------------------------- clean
 

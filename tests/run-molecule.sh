@@ -1,0 +1,45 @@
+#!/bin/bash
+# Run the role's Molecule scenarios (make test-molecule), each with its output kept in
+# build/molecule/<scenario>.log, then prove that the Vault-encrypted SMTP password and
+# API token never appear in Molecule's own output (every task, diff and result).
+#
+#   tests/run-molecule.sh [SCENARIO...]        default: default index
+#
+# Prints each scenario's wall time; exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(default index)
+logs=build/molecule
+mkdir -p "$logs"
+
+# The secrets, read from the vault file into memory only (never printed, never on a
+# command line: grep reads them with -f from a root-only temporary file).
+secrets=$(mktemp)
+chmod 600 "$secrets"
+trap 'rm -f "$secrets"' EXIT
+ansible-vault view --vault-id test@playbooks/inventory/test-vault-password molecule/shared/vault.yml \
+    | python3 -c 'import sys, yaml; d = yaml.safe_load(sys.stdin); print("\n".join(str(v) for v in d.values()))' > "$secrets"
+
+status=0
+for scenario in "${scenarios[@]}"; do
+    log="$logs/$scenario.log"
+    start=$(date +%s)
+    echo "molecule test -s $scenario (log: $log)"
+    if ! molecule test -s "$scenario" > "$log" 2>&1; then
+        tail -n 80 "$log"
+        echo "FAILED: molecule test -s $scenario after $(( $(date +%s) - start ))s"
+        status=1
+        break
+    fi
+    echo "passed: molecule test -s $scenario in $(( $(date +%s) - start ))s"
+    if grep -qF -f "$secrets" "$log"; then
+        echo "FAILED: a Vault secret appears in Molecule's output ($log)"
+        status=1
+        break
+    fi
+    echo "passed: no Vault secret in $log"
+done
+exit $status
