@@ -230,3 +230,12 @@ def test_json_round_trips_any_host_value_in_ascii(value):
     out = render_json.render(doc)
     assert out.isascii()
     assert json.loads(out)["processes"]["by_memory"][0]["name"] == value
+
+
+def test_html_bars_take_their_colour_from_the_verdict_with_overrides():
+    from sample_reports import make_config
+    cfg = make_config({"thresholds": {"mounts": {"/srv": {"disk_percent": {"warn": 90, "crit": 95}}}}})
+    doc = finish(make_facts(filesystems=[filesystem("/", 85.0), filesystem("/srv", 86.0)]), config=cfg)
+    out = render_html.render(doc)
+    assert "width:85%;background:#b26a00" in out   # / is WARN at 85%
+    assert "width:86%;background:#2e7d32" in out   # /srv's own limit is 90%

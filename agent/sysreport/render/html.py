@@ -38,10 +38,15 @@ def badge(status: str) -> str:
             f'letter-spacing:0.5px;">{escape(status)}</span>')
 
 
-def level_for(percent: Optional[float], warn: float = 80, crit: float = 90) -> str:
-    if percent is None:
-        return "UNKNOWN"
-    return "CRIT" if percent >= crit else "WARN" if percent >= warn else "OK"
+def severity_of(report: Dict[str, Any], section: str, subject: Optional[str] = None) -> str:
+    """The worst problem the judge found for a section (and subject): the bars take their
+    colour from the verdict, so per-mount thresholds colour them too."""
+    found = "OK"
+    for problem in report.get("problems") or []:
+        if problem.get("section") == section and (subject is None or problem.get("subject") == subject):
+            if problem.get("severity") == "CRIT" or (problem.get("severity") == "WARN" and found == "OK"):
+                found = problem["severity"]
+    return found
 
 
 def bar(percent: Optional[float], status: str) -> str:
@@ -59,12 +64,17 @@ def bar(percent: Optional[float], status: str) -> str:
             f'<tr>{cells}</tr></table>')
 
 
-def table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: Iterable[int] = ()) -> str:
-    """A table; cells are already-escaped HTML."""
-    numeric = set(numeric)
-    head = "".join(f'<th style="{TH}{NUM if i in numeric else ""}">{escape(h)}</th>'
-                   for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(f'<td style="{TD}{NUM if i in numeric else ""}">{c}</td>'
+def table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: Iterable[int] = (),
+          narrow: Iterable[int] = ()) -> str:
+    """A table; cells are already-escaped HTML. Numeric columns align right; narrow
+    ones take only the width they need (the others share the rest)."""
+    numeric, narrow = set(numeric), set(narrow)
+
+    def style(i: int) -> str:
+        return (NUM if i in numeric else "") + ("width:1%;white-space:nowrap;" if i in narrow else "")
+
+    head = "".join(f'<th style="{TH}{style(i)}">{escape(h)}</th>' for i, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(f'<td style="{TD}{style(i)}">{c}</td>'
                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
     return (f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
             f'style="border-collapse:collapse;font-size:13px;margin:4px 0 8px;">'
@@ -95,7 +105,7 @@ def _problems(problems: List[Dict[str, Any]]) -> str:
     if not problems:
         return p("No problems.")
     rows = [[badge(str(pr.get("severity"))), e(pr.get("message"))] for pr in problems]
-    return table(["Severity", "Problem"], rows)
+    return table(["Severity", "Problem"], rows, narrow=(0,))
 
 
 def _changes(title: str, ch: Optional[Dict[str, Any]]) -> str:
@@ -150,12 +160,12 @@ def _trends(trends: Optional[Dict[str, Any]]) -> str:
     return out
 
 
-def _filesystems(fss: List[Dict[str, Any]]) -> str:
+def _filesystems(report: Dict[str, Any], fss: List[Dict[str, Any]]) -> str:
     if not fss:
         return p("No filesystems found.")
     rows = []
     for fs in fss:
-        status = level_for(fs.get("percent"))
+        status = severity_of(report, "filesystems", fs.get("mount"))
         detail = (f'<div style="font-size:11px;color:#57606a;">{e(fs.get("device"))} '
                   f'({e(fs.get("fstype"))}), inodes {escape(pct(fs.get("inodes_percent")))}</div>')
         rows.append([mono(fs.get("mount")) + detail,
@@ -165,7 +175,7 @@ def _filesystems(fss: List[Dict[str, Any]]) -> str:
                        f'{escape(bytes2human(fs.get("free")))} free</div>',
                      f'<strong style="color:{COLOURS[status] if status != "OK" else "#1f2328"};">'
                      f'{escape(pct(fs.get("percent")))}</strong>'])
-    return table(["Mount", "Usage", "Use"], rows, numeric=(2,))
+    return table(["Mount", "Usage", "Use"], rows, numeric=(2,), narrow=(2,))
 
 
 def _processes(title: str, rows: List[Dict[str, Any]]) -> str:
@@ -180,7 +190,8 @@ def _processes(title: str, rows: List[Dict[str, Any]]) -> str:
             name += f'<div style="font-size:11px;color:#57606a;">{mono(cmd)}</div>'
         body.append([escape(str(r.get("pid", ""))), e(r.get("user")), name,
                      escape(bytes2human(r.get("rss"))), escape(f"{r.get('cpu_percent', 0):.1f}%")])
-    return out + table(["PID", "User", "Process", "RSS", "CPU"], body, numeric=(0, 3, 4))
+    return out + table(["PID", "User", "Process", "RSS", "CPU"], body, numeric=(0, 3, 4),
+                       narrow=(0, 3, 4))
 
 
 def _details(report: Dict[str, Any]) -> str:
@@ -225,19 +236,19 @@ def _details(report: Dict[str, Any]) -> str:
         out += h2("Memory")
         rows = []
         if mem:
-            rows.append(["Memory", bar(mem.get("percent"), level_for(mem.get("percent"), 85, 95)),
+            rows.append(["Memory", bar(mem.get("percent"), severity_of(report, "memory")),
                          escape(f"{pct(mem.get('percent'))} of {bytes2human(mem.get('total'))}")])
         if swap:
-            rows.append(["Swap", bar(swap.get("percent"), level_for(swap.get("percent"), 50, 80))
+            rows.append(["Swap", bar(swap.get("percent"), severity_of(report, "swap"))
                          if swap.get("total") else "none",
                          escape(f"{pct(swap.get('percent'))} of {bytes2human(swap.get('total'))}")])
-        out += table(["", "Usage", "Use"], rows, numeric=(2,)) if rows else ""
+        out += table(["", "Usage", "Use"], rows, numeric=(2,), narrow=(0, 2)) if rows else ""
         out += missing("memory", "swap")
 
     if shown("filesystems"):
         out += h2("Filesystems")
         if report.get("filesystems") is not None:
-            out += _filesystems(report["filesystems"])
+            out += _filesystems(report, report["filesystems"])
         out += missing("filesystems")
 
     if shown("processes"):
