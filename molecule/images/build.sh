@@ -217,6 +217,14 @@ releases=("$@")
 [ ${#releases[@]} -gt 0 ] || releases=(bullseye bookworm trixie)
 mkdir -p "$cache/logs"
 
+# One build at a time on this machine (several make targets may ask at once);
+# a second run waits, then finds the images up to date.
+exec 9>"$cache/.lock"
+if ! flock -n 9; then
+    log "waiting for another build.sh to finish"
+    flock 9
+fi
+
 # In parallel: bootstrapping waits on the network part of the time, so two
 # cores build three releases faster together than one after another.
 declare -A pids

@@ -34,6 +34,7 @@ run_container() { # NAME IMAGE
 
 # A oneshot unit as the role's service uses credentials: a 0600 root file
 # passed with LoadCredential= to a service that runs as another user.
+# shellcheck disable=SC2016  # expanded by the shell in the container, not here
 credential_test='set -e
 mkdir -p /etc/sysreport
 printf s3cret >/etc/sysreport/smtp-password

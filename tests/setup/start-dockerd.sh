@@ -38,6 +38,7 @@ start_engine() {
     # the containers expect that ("Failed to set fd limit"); a CI runner's
     # shell may be far lower, so raise it (as root we may, up to nr_open).
     (
+        # shellcheck disable=SC3045  # dash (Debian's sh) has ulimit -n and -H
         ulimit -n 1048576 2>/dev/null ||
             echo "dockerd: cannot raise the open-files limit (hard $(ulimit -Hn), no CAP_SYS_RESOURCE?); containers inherit it"
         # shellcheck disable=SC2086  # DOCKERD_ARGS is a list of arguments
