@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, Dict, List, Optional, Tuple
 
 from .collect._util import field, setting
 from .units import epoch_to_iso, iso_to_epoch
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, Dict, List, Optional, Tuple
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,13 @@ collected (None) is not judged: the report lists it as not available instead.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, Dict, List, Optional
 
 from .collect._util import field, setting
 from .units import duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, Dict, List, Optional
 
 OK, WARN, CRIT = "OK", "WARN", "CRIT"
 _RANK = {OK: 0, WARN: 1, CRIT: 2}

@@ -9,13 +9,14 @@ Used alike by the CLI, the Ansible module and the API.
 from __future__ import annotations
 
 import logging
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, Dict
 
 from . import history, judge
 from .collect import collect_all
 from .collect._util import setting
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, Dict
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,6 @@ unless systemctl answers in JSON.
 from __future__ import annotations
 
 import time
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, Callable, Dict, Optional, Tuple
 
 import psutil
 
@@ -26,6 +23,10 @@ from .. import __version__
 from ..units import epoch_to_iso
 from . import cpu, disks, host, load, memory, network, processes, sensors, systemd, users
 from ._util import Unavailable, setting
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, Callable, Dict, Optional, Tuple
 
 __all__ = ["SECTIONS", "SCHEMA_VERSION", "Unavailable", "collect_all", "isolate"]
 

@@ -11,11 +11,12 @@ opens and collect() when it closes, so the other collectors run in between.
 from __future__ import annotations
 
 import time
+
+import psutil
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
     from typing import Any, List, Tuple
-
-import psutil
 
 
 def begin() -> Tuple[float, list]:

@@ -6,7 +6,8 @@
 
 Skipped: pseudo filesystems (everything "nodev" in /proc/filesystems except network
 and ZFS), read-only images (squashfs, erofs, iso9660...), fuse.* (gvfs, lxcfs, portals),
-and bind mounts of a device already listed (the shortest mount point wins).
+bind mounts of a device already listed (the shortest mount point wins) and files
+bind-mounted over files (a container's /etc/hosts).
 Network filesystems get os.statvfs() in a daemon thread with a timeout: a hung NFS
 server skips that mount instead of hanging the report.
 """
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 import os
 import threading
+
+import psutil
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
     from typing import Any, Callable, Dict, List, Optional, Set
-
-import psutil
 
 # Filesystems on the network: real, but their statvfs() can hang.
 NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs",
@@ -103,6 +105,8 @@ def collect(config: Any) -> List[dict]:
     for p in parts:
         if p.device in seen_devices or p.mountpoint in seen_mounts:
             continue  # a bind mount (or an over-mount) of something already listed
+        if p.fstype not in NETWORK_FS and not os.path.isdir(p.mountpoint):
+            continue  # a file bind-mounted over another (a container's /etc/hosts)
         try:
             if p.fstype in NETWORK_FS:
                 st = bounded(lambda: os.statvfs(p.mountpoint), NETWORK_TIMEOUT,

@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 import socket
 import time
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any
 
 import psutil
 
 from ..units import epoch_to_iso
 from ._util import setting
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any
 
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+
+import psutil
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
     from typing import Any
-
-import psutil
 
 
 def collect_memory(config: Any) -> dict:

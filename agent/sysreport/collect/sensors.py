@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, List
 
 import psutil
 
 from ._util import Unavailable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, List
 
 
 def _num(value: Any) -> Any:

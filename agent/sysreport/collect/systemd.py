@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+
+from ._util import Unavailable
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
     from typing import Any, List
-
-from ._util import Unavailable
 
 COMMAND = ("systemctl", "list-units", "--state=failed", "--no-legend", "--plain",
            "--no-pager", "--output=json")

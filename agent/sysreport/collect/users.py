@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, List
 
 import psutil
 
 from ..units import epoch_to_iso
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, List
 
 
 def collect(config: Any) -> List[dict]:

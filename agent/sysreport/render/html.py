@@ -9,13 +9,14 @@ called <b>x</b> shows as the text <b>x</b>, a newline in it as \\n.
 from __future__ import annotations
 
 from html import escape
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, Dict, Iterable, List, Optional
 
 from ..units import bytes2human, duration
 from . import hostname_of, status_of, visible
 from .text import pct, signed, signed_bytes, when
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, Dict, Iterable, List, Optional
 
 COLOURS = {"OK": "#2e7d32", "WARN": "#b26a00", "CRIT": "#c62828", "UNKNOWN": "#616161"}
 BAR_BG = "#e5e7eb"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json as _json
+
+from ..collect import SCHEMA_VERSION
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
     from typing import Any, Dict
-
-from ..collect import SCHEMA_VERSION
 
 
 def render(report: Dict[str, Any], indent: int = 2) -> str:

@@ -14,12 +14,13 @@ newline in a process name prints as \\n and cannot break the layout.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, Dict, List, Optional
 
 from ..units import bytes2human, duration
 from . import hostname_of, status_of, visible
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
+    from typing import Any, Dict, List, Optional
 
 WIDTH = 80
 SECTION_TITLES = (
