@@ -374,3 +374,36 @@ def test_yagmail_is_never_asked_for_a_password_it_would_prompt_for(write_config,
     with pytest.raises(configuration.ConfigError) as info:
         credentials(cfg)
     assert "no SMTP password" in str(info.value)
+
+
+# --------------------------------------------------------------------------- standalone server
+
+def test_the_standalone_smtp_server_as_molecule_runs_it(tmp_path, run, password_file,
+                                                        write_config, outbox_files):
+    import signal
+    import subprocess
+    import sys
+    from conftest import TESTS
+    from smtp_server import free_port
+
+    port, mbox = free_port(), tmp_path / "mbox"
+    server = subprocess.Popen([sys.executable, str(TESTS / "smtp_server.py"), "--port", str(port),
+                               "--tls", "starttls", "--user", USER,
+                               "--password-file", str(password_file), "--mbox", str(mbox)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = server.stdout.readline()          # printed once it listens
+        assert ready.startswith("listening on 127.0.0.1:%d (starttls)" % port), \
+            ready + server.stderr.read()
+        cfg = write_config(None, **{"smtp.port": port, "smtp.security": "starttls",
+                                    "smtp.ca_file": str(mbox / "ca.pem")})
+        result = run("send", config=cfg)
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    [eml] = sorted(mbox.glob("*.eml"))
+    assert b"X-Sysreport-Status:" in eml.read_bytes()
+    assert (mbox / "auth.log").read_text().splitlines() == ["PLAIN %s ok" % USER]
+    assert PASSWORD not in (mbox / "auth.log").read_text()
+    assert outbox_files() == []

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import tempfile
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, make_msgid
@@ -70,7 +71,7 @@ def ensure_message_id(message: bytes, domain: Optional[str] = None) -> Tuple[byt
     message_id = str(headers.get("Message-ID", "")).strip()
     if message_id:
         return message, message_id
-    message_id = make_msgid(domain=domain)
+    message_id = make_msgid(domain=domain or socket.gethostname() or "localhost")  # no DNS
     return ("Message-ID: %s\r\n" % message_id).encode("ascii") + message, message_id
 
 
