@@ -73,8 +73,12 @@ options:
     default: /etc/sysreport/sysreport.toml
   send:
     description:
-      - Also deliver the host's report by email now, by running the installed agent's
-        C(sysreport send). Requires the agent (see the sysreport role).
+      - Also deliver the host's report by email now, through the installed agent
+        (see the sysreport role). Where systemd runs and the role's C(sysreport.service)
+        is installed, the module starts that unit (C(systemctl start sysreport.service)),
+        which runs C(sysreport send) with the SMTP password as its credential, its
+        hardening and its state directory, exactly as the daily timer does. Elsewhere it
+        runs O(agent) C(--config) O(config) C(send) itself.
       - The task then reports C(changed). When the mail server cannot be reached the agent
         keeps the message in its outbox for the timer to retry, and the task fails saying so.
       - In check mode nothing is sent; the result says what would have been run.
@@ -207,15 +211,16 @@ cmd:
   returned: when O(send=true)
   type: list
   elements: str
-  sample: [/opt/sysreport/venv/bin/sysreport, --config, /etc/sysreport/sysreport.toml, send]
+  sample: [systemctl, start, sysreport.service]
 rc:
   description: The agent's exit code (0 delivered, 75 kept in the outbox for retry,
-    78 configuration error).
+    78 configuration error); through the unit, its C(ExecMainStatus).
   returned: when O(send=true), not in check mode
   type: int
   sample: 0
 stderr_lines:
-  description: The agent's log lines ("LEVEL message").
+  description: The agent's log lines ("LEVEL message"); through the unit, when it failed,
+    the unit's last journal lines.
   returned: when O(send=true), not in check mode
   type: list
   elements: str
@@ -235,6 +240,10 @@ SECTIONS = ["host", "cpu", "load", "memory", "swap", "filesystems", "network",
 EX_OK = 0
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
+
+# The role's oneshot unit that runs `sysreport send` with the SMTP password as a credential.
+UNIT = 'sysreport.service'
+UNIT_DIRS = ('/etc/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system')
 
 # Filled by import_pipeline(): the agent's modules, or why they cannot be imported.
 sr_config = None
@@ -335,8 +344,20 @@ def build_config(table, where):
     return sr_config._build(table, where)  # pylint: disable=protected-access
 
 
-def send_command(agent, config):
+def send_command(agent, config, unit):
+    """How to send now: through the role's unit when systemd runs it (the SMTP password
+    reaches the agent only as that unit's credential), else the agent command itself."""
+    if unit:
+        return ['systemctl', 'start', unit]
     return [agent, '--config', config, 'send']
+
+
+def installed_unit(name=UNIT):
+    """The agent's systemd unit when systemd is running and the unit is installed."""
+    if os.path.isdir('/run/systemd/system') and \
+            any(os.path.exists(os.path.join(d, name)) for d in UNIT_DIRS):
+        return name
+    return None
 
 
 def last_sent(state_dir):
@@ -349,21 +370,39 @@ def last_sent(state_dir):
         return None
 
 
+def unit_outcome(module, unit):
+    """(agent exit code, its last log lines) of the unit's last run."""
+    rc, out, err = module.run_command(['systemctl', 'show', '--property=ExecMainStatus',
+                                       '--value', unit])
+    try:
+        status = int(out.strip())
+    except ValueError:
+        status = -1
+    rc, out, err = module.run_command(['journalctl', '--unit', unit, '--lines', '20',
+                                       '--no-pager', '--output', 'cat'])
+    return status, out.splitlines() if rc == 0 else []
+
+
 def run_send(module, result, state_dir):
-    """Run the agent's `send` (or say what would run in check mode)."""
+    """Send now (or say what would run in check mode)."""
     agent = module.params['agent']
-    cmd = send_command(agent, module.params['config'])
-    result['cmd'] = cmd
     if not (os.path.isfile(agent) and os.access(agent, os.X_OK)):
         module.fail_json(msg='send=true needs the installed agent, but %s is not an executable; '
                              'install it with the sysreport role, or set agent= to its path' % agent,
                          **result)
+    unit = installed_unit()
+    cmd = send_command(agent, module.params['config'], unit)
+    result['cmd'] = cmd
     result['changed'] = True
     if module.check_mode:
         result['msg'] = 'check mode: would send the report now with: %s' % ' '.join(cmd)
         return
     rc, stdout, stderr = module.run_command(cmd)
-    result.update(rc=rc, stderr_lines=stderr.splitlines())
+    if unit and rc != 0:
+        rc, lines = unit_outcome(module, unit)
+        result.update(rc=rc, stderr_lines=stderr.splitlines() + lines)
+    else:
+        result.update(rc=rc, stderr_lines=stderr.splitlines())
     if rc == EX_OK:
         if last_sent(state_dir) == 'skipped':
             # report.only_when_not_ok and an OK host: the agent sent nothing, rightly
