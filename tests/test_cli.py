@@ -193,3 +193,13 @@ def test_digest_front_door_is_dispatched(run, tmp_path):
                  config="/dev/null")
     assert result.returncode == 78
     assert "absent.json" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_state_directory_that_cannot_be_used_is_a_config_error(run, write_config, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    cfg = write_config(None, **{"state.directory": str(blocker / "state")})
+    result = run("flush", config=cfg)
+    assert result.returncode == 78
+    assert result.stderr.startswith("ERROR %s/lock: cannot open the lock (Not a directory)"
+                                    % (blocker / "state"))

@@ -32,8 +32,15 @@ def locked(state_dir: str, wait: float = 60.0) -> Iterator[None]:
             fd, depth = _held[path]
             _held[path] = (fd, depth - 1)
         return
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        # a manual run as another user than the service's, usually
+        from sysreport.config import ConfigError
+        raise ConfigError(["%s: cannot open the lock (%s): run as the user the service "
+                           "runs as, or set state.directory" % (path, exc.strerror or exc)]) \
+            from None
     try:
         deadline = time.monotonic() + max(wait, 0.0)
         while True:

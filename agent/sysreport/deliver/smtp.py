@@ -136,8 +136,9 @@ class Session:
                 **kwargs)
             self.yag.set_logging(None)   # its handler would print with timestamps; we log
         except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(["%s: smtp.oauth2_file: cannot use it (%s)"
-                               % (self.config.path or "<defaults>", type(exc).__name__)]) \
+            what = "smtp.oauth2_file" if smtp.oauth2_file else "smtp"
+            raise ConfigError(["%s: %s: yagmail cannot use these settings (%s)"
+                               % (self.config.path or "<defaults>", what, type(exc).__name__)]) \
                 from None
         try:
             if smtp.oauth2_file:
