@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Roll sysreport out to 10 containers and measure what an unchanged fleet costs.
+
+    .venv/bin/python benchmarks/rollout.py [--hosts 10] [--keep]      (make bench-rollout)
+
+Starts N containers from the Molecule images (systemd as PID 1, no network), runs
+playbooks/site.yml twice with the repository's ansible.cfg (pipelining on), and prints:
+the first run's time, the idempotent run's time and changed count, the remote module
+calls per host in the idempotent run (counted from each host's journal, where every
+module execution logs "Invoked with"), and the ratio of the idempotent run to its ping
+floor: a playbook of as many ansible.builtin.ping tasks as there were remote calls, on
+the same hosts. Targets: ratio <= 1.3, <= 12 calls per host, changed=0.
+
+The deploy-time SMTP login test is off here (sysreport_test_smtp: false): the hosts
+have no SMTP server, and the test runs only when the password or SMTP settings change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+RELEASES = ["bookworm", "bullseye", "trixie"]
+DOCKER_OPTS = ["--cap-add", "SYS_ADMIN", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+               "--tmpfs", "/run", "--tmpfs", "/run/lock", "--security-opt", "seccomp=unconfined",
+               "--network", "none", "--stop-signal", "SIGRTMIN+3"]
+
+
+def sh(*argv, check=True, **kwargs):
+    return subprocess.run(argv, check=check, capture_output=True, text=True, **kwargs)
+
+
+def start_hosts(names):
+    for index, name in enumerate(names):
+        sh("docker", "rm", "-f", name, check=False)
+        image = "sysreport-debian:%s" % RELEASES[index % len(RELEASES)]
+        sh("docker", "run", "-d", "--name", name, "--hostname", name, *DOCKER_OPTS, image, "/sbin/init")
+    deadline = time.time() + 120
+    for name in names:
+        while True:
+            state = sh("docker", "exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            if time.time() > deadline:
+                raise SystemExit("%s did not boot: %s" % (name, state))
+            time.sleep(1)
+        # As systemd does on a host (it skips this in a container): see molecule/shared/prepare.yml.
+        sh("docker", "exec", name, "mount", "--make-rshared", "/")
+
+
+def playbook(args, env, inventory, path, extra=()):
+    start = time.monotonic()
+    result = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), *extra, str(path)],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    if result.returncode != 0:
+        sys.stdout.write(result.stdout[-6000:] + result.stderr[-3000:])
+        raise SystemExit("%s failed" % path)
+    recap = {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+             for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", result.stdout, re.M)}
+    return elapsed, recap
+
+
+def journal_mark(name):
+    return sh("docker", "exec", name, "date", "+%s.%N").stdout.strip()
+
+
+def module_calls(name, since):
+    out = sh("docker", "exec", name, "journalctl", "--no-pager", "-o", "cat", "--since", "@" + since.split(".")[0],
+             check=False).stdout
+    return len(re.findall(r"^ansible-\S+\[\d+\]: Invoked with|Invoked with", out, re.M))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=10, help="number of containers (default 10)")
+    parser.add_argument("--keep", action="store_true", help="leave the containers running")
+    args = parser.parse_args(argv)
+    names = ["sysreport-bench-%02d" % i for i in range(args.hosts)]
+    env = dict(os.environ, PATH="%s:%s" % (BIN, os.environ.get("PATH", "")), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_FORCE_COLOR="0")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        inventory = tmp / "hosts.yml"
+        inventory.write_text(json.dumps({"sysreport": {
+            "hosts": {name: {} for name in names},
+            "vars": {"ansible_connection": "community.docker.docker", "ansible_user": "root",
+                     "sysreport_mail_to": ["ops@example.com"], "sysreport_smtp_username": "reports@example.com",
+                     "sysreport_smtp_password": "{{ vault_sysreport_smtp_password }}",
+                     "sysreport_test_smtp": False}}}))
+        vault = ["-e", "@" + str(ROOT / "molecule/shared/vars/vault.yml")]
+        try:
+            t0 = time.monotonic()
+            start_hosts(names)
+            boot = time.monotonic() - t0
+            first, recap1 = playbook(args, env, inventory, ROOT / "playbooks/site.yml", vault)
+            marks = {name: journal_mark(name) for name in names}
+            time.sleep(1.1)  # journal --since has one-second resolution
+            second, recap2 = playbook(args, env, inventory, ROOT / "playbooks/site.yml", vault)
+            calls = {name: module_calls(name, marks[name]) for name in names}
+            per_host = max(calls.values())
+            ping = tmp / "ping.yml"
+            ping.write_text(json.dumps([{"name": "Ping floor", "hosts": "sysreport", "gather_facts": False,
+                                         "tasks": [{"name": "Ping %d" % i, "ansible.builtin.ping": {}}
+                                                   for i in range(per_host)]}]))
+            floor, _ = playbook(args, env, inventory, ping)
+        finally:
+            if not args.keep:
+                for name in names:
+                    sh("docker", "rm", "-f", name, check=False)
+    changed = sum(host.get("changed", 0) for host in recap2.values())
+    result = {"hosts": args.hosts, "boot_seconds": round(boot, 1), "first_run_seconds": round(first, 1),
+              "first_run_changed_per_host": max(h.get("changed", 0) for h in recap1.values()),
+              "idempotent_run_seconds": round(second, 2), "idempotent_changed": changed,
+              "remote_calls_per_host": calls, "ping_floor_tasks": per_host,
+              "ping_floor_seconds": round(floor, 2), "ratio_to_ping_floor": round(second / floor, 2)}
+    print(json.dumps(result, indent=2))
+    ok = result["ratio_to_ping_floor"] <= 1.3 and per_host <= 12 and changed == 0
+    print("targets (ratio <= 1.3, <= 12 calls per host, changed=0): %s" % ("met" if ok else "NOT met"))
+    out = ROOT / "build" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rollout.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
