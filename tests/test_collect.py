@@ -338,3 +338,9 @@ def test_the_proc_scan_and_the_psutil_fallback_agree():
     # units: seconds since the epoch vs clock ticks since boot, so compare names only).
     assert fast[1][2] == portable[1][2][:15]
     assert portable[1][5] == 0  # owned by root
+
+
+def test_fqdn_keeps_a_dotted_name_and_falls_back_to_the_hostname():
+    assert host.fqdn("web-01.example.com") == "web-01.example.com"
+    # A name no resolver knows: the lookup fails and the name stays as given.
+    assert host.fqdn("sysreport-no-such-host-4f2a9c") == "sysreport-no-such-host-4f2a9c"

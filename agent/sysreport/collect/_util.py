@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any
+    from typing import Any, Callable, Dict
 
 
 class Unavailable(Exception):
@@ -35,3 +37,27 @@ def field(obj: Any, key: str, default: Any = None) -> Any:
     if isinstance(obj, dict):
         return obj.get(key, default)
     return getattr(obj, key, default)
+
+
+def bounded(call: Callable[[], Any], timeout: float, what: str) -> Any:
+    """call() in a daemon thread; TimeoutError if it has not returned within timeout.
+
+    A thread stuck in statvfs() on a dead server cannot be killed, but as a daemon it
+    does not keep the program from exiting.
+    """
+    box: Dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="sysreport-bounded", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if "error" in box:
+        raise box["error"]
+    if "value" in box:
+        return box["value"]
+    raise TimeoutError(f"{what} did not answer within {timeout:g}s")

@@ -15,13 +15,14 @@ server skips that mount instead of hanging the report.
 from __future__ import annotations
 
 import os
-import threading
 
 import psutil
 
+from ._util import bounded
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Any, Callable, Dict, List, Optional, Set
+    from typing import Any, List, Optional, Set
 
 # Filesystems on the network: real, but their statvfs() can hang.
 NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs",
@@ -48,30 +49,6 @@ def wanted(fstype: str, device_kinds: Set[str]) -> bool:
     if fstype in SKIP_FS or fstype.startswith("fuse."):
         return False
     return fstype in device_kinds or fstype in NETWORK_FS
-
-
-def bounded(call: Callable[[], Any], timeout: float, what: str) -> Any:
-    """call() in a daemon thread; TimeoutError if it has not returned within timeout.
-
-    A thread stuck in statvfs() on a dead server cannot be killed, but as a daemon it
-    does not keep the program from exiting.
-    """
-    box: Dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread below
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, name="sysreport-bounded", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if "error" in box:
-        raise box["error"]
-    if "value" in box:
-        return box["value"]
-    raise TimeoutError(f"{what} did not answer within {timeout:g}s")
 
 
 def usage(mount: str, device: str, fstype: str, st: Any) -> Optional[dict]:

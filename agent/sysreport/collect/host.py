@@ -13,13 +13,14 @@ import time
 import psutil
 
 from ..units import epoch_to_iso
-from ._util import setting
+from ._util import bounded, setting
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
     from typing import Any
 
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+FQDN_TIMEOUT = 2.0
 
 
 def os_pretty_name(paths: tuple = OS_RELEASE) -> str:
@@ -39,16 +40,19 @@ def os_pretty_name(paths: tuple = OS_RELEASE) -> str:
     return ""
 
 
-def fqdn(hostname: str) -> str:
+def fqdn(hostname: str, timeout: float = FQDN_TIMEOUT) -> str:
     """The canonical name as `hostname -f` finds it; the hostname itself when that fails.
 
-    One getaddrinfo() call (socket.getfqdn() adds a reverse lookup on top).
+    One getaddrinfo() call (socket.getfqdn() adds a reverse lookup on top), bounded:
+    with a dead DNS server the resolver would retry for many seconds.
     """
     if "." in hostname:
         return hostname
     try:
-        info = socket.getaddrinfo(hostname, None, 0, socket.SOCK_DGRAM, 0, socket.AI_CANONNAME)
-    except (OSError, UnicodeError):
+        info = bounded(lambda: socket.getaddrinfo(hostname, None, 0, socket.SOCK_DGRAM, 0,
+                                                  socket.AI_CANONNAME),
+                       timeout, "getaddrinfo")
+    except (OSError, UnicodeError, TimeoutError):
         return hostname
     for entry in info:
         if entry[3]:
