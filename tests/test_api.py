@@ -252,15 +252,64 @@ def test_a_reused_pid_is_a_new_process():
     child = subprocess.Popen(["sleep", "600"])
     try:
         table.scan()
-        table._seen[child.pid].started -= 1000           # as if an older process had it
-        table._seen[child.pid].cpu = 10**6               # ...with lots of CPU time
+        known = table._seen[child.pid]
+        started = known.started
+        assert started == pytest.approx(
+            psutil.Process(child.pid).create_time() - psutil.boot_time(), abs=0.05)
+        table.scan()
+        assert table._seen[child.pid].proc is known.proc      # same process: kept
+        known = table._seen[child.pid]
+        known.started -= 1000                                 # as if an older process had it
+        known.cpu = 10.0**6                                   # ...with lots of CPU time
         body = table.listing(sort="pid", limit=10000)
         row = next(r for r in body["processes"] if r["pid"] == child.pid)
         assert row["cpu_percent"] is not None and row["cpu_percent"] < 5
-        assert table._seen[child.pid].started == psutil.Process(child.pid).create_time()
+        assert table._seen[child.pid].proc is not known.proc  # a new object
+        assert table._seen[child.pid].started == started      # read from /proc again
     finally:
         child.kill()
         child.wait()
+
+
+def spawn_with_pid(pid: int, argv: List[str]) -> Optional[subprocess.Popen]:
+    """A new process that gets `pid` (a real pid reuse), via ns_last_pid (root only);
+    None when other processes keep taking it first."""
+    for _ in range(50):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as handle:
+            handle.write(str(pid - 1))
+        proc = subprocess.Popen(argv)
+        if proc.pid == pid:
+            return proc
+        proc.kill()
+        proc.wait()
+    return None
+
+
+@pytest.mark.skipif(not os.access("/proc/sys/kernel/ns_last_pid", os.W_OK),
+                    reason="reusing a pid on purpose needs root (ns_last_pid)")
+def test_a_really_reused_pid_is_read_as_a_new_process():
+    from sysreport.api.processes import ProcessTable
+
+    table = ProcessTable(max_age=0)
+    first = subprocess.Popen(["sleep", "600"])
+    pid = first.pid
+    table.scan()
+    old = table._seen[pid]
+    time.sleep(0.1)                      # a start time at least one clock tick later
+    first.kill()
+    first.wait()
+    second = spawn_with_pid(pid, ["sleep", "601"])
+    assert second is not None, "could not get pid %d again" % pid
+    try:
+        table.scan()
+        new = table._seen[pid]
+        assert new.proc is not old.proc
+        assert new.started == pytest.approx(
+            psutil.Process(pid).create_time() - psutil.boot_time(), abs=0.05)
+        assert new.started > old.started
+    finally:
+        second.kill()
+        second.wait()
 
 
 def test_cmdlines_only_when_configured(tmp_path):

@@ -21,6 +21,7 @@ Plain dicts and lists all the way: no model validation per row.
 
 from __future__ import annotations
 
+import os
 import pwd
 import threading
 import time
@@ -42,13 +43,22 @@ CPU_BASIS = ("CPU time used between the previous scan and this one, divided by t
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
 
 
-def _start_time(proc: psutil.Process) -> float:
-    """The process's start time read now (inside oneshot() this reuses the stat read).
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-    Process.create_time() answers from the value cached when the object was made, which
-    cannot tell a reused pid; the platform object reads /proc/<pid>/stat, memoized by
-    oneshot(), so this costs nothing extra."""
-    return proc._proc.create_time()  # noqa: SLF001 (no public uncached form)
+
+def _started(proc: psutil.Process) -> float:
+    """Seconds from boot to the process's start, read now: the identity that tells a
+    reused pid from the process the table knew.
+
+    psutil's create_time() cannot do this: it answers from the value cached when the
+    Process object was made (and reads /proc/stat again for the boot time each call).
+    The start field of /proc/<pid>/stat is what it is computed from; inside oneshot()
+    psutil has already parsed that file for cpu_times(), so this costs nothing. If a
+    future psutil moves that parser, fall back to a fresh Process (one more read)."""
+    try:
+        return int(proc._proc._parse_stat_file()["create_time"]) / _CLOCK_TICKS  # noqa: SLF001
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return psutil.Process(proc.pid).create_time() - psutil.boot_time()
 
 
 class _Seen:
@@ -58,7 +68,7 @@ class _Seen:
 
     def __init__(self, proc: psutil.Process, started: float, cpu: float, at: float):
         self.proc = proc
-        self.started = started
+        self.started = started  # seconds after boot (see _started)
         self.cpu = cpu      # user + system seconds at the last scan
         self.at = at        # time.monotonic() of the last scan
 
@@ -92,6 +102,7 @@ class ProcessTable:
         """One pass over all processes. Callers hold self._lock (or are alone)."""
         now = time.monotonic()
         wall = time.time()
+        uptime = wall - psutil.boot_time()
         total = psutil.virtual_memory().total or 1
         previous = self._seen
         seen: Dict[int, _Seen] = {}
@@ -101,22 +112,18 @@ class ProcessTable:
         for pid in psutil.pids():
             entry = previous.get(pid)
             try:
-                if entry is None:
-                    proc = psutil.Process(pid)
-                else:
-                    proc = entry.proc
+                proc = psutil.Process(pid) if entry is None else entry.proc
                 with proc.oneshot():
-                    started = _start_time(proc)
-                    if entry is not None and entry.started != started:
-                        entry = None                       # the pid was reused
+                    started = _started(proc)
+                    if entry is not None and abs(entry.started - started) > 0.5 / _CLOCK_TICKS:
+                        # The pid was reused: a new process, a new object.
+                        entry = None
                         proc = psutil.Process(pid)
-                        started = proc.create_time()
-                    times = proc.cpu_times()
-                    cpu = times.user + times.system
-                    rss = proc.memory_info().rss
-                    uid = proc.uids().real
-                    name = proc.name()
-                    cmdline = " ".join(proc.cmdline()) if self.show_cmdline else None
+                        with proc.oneshot():
+                            started = _started(proc)
+                            cpu, rss, uid, name, cmdline = self._read(proc)
+                    else:
+                        cpu, rss, uid, name, cmdline = self._read(proc)
             except _GONE:
                 # It exited (or became a zombie, or hid itself) while we read it: it is
                 # simply not in this listing, and counted in "skipped".
@@ -125,13 +132,13 @@ class ProcessTable:
             if entry is not None:
                 elapsed = now - entry.at
                 used = cpu - entry.cpu
-            else:
-                # New since the last scan (or the very first scan): its whole life.
-                elapsed = max(wall - started, 0.0)
+            elif window is not None:
+                # New since the last scan: measured over its own life.
+                elapsed = max(uptime - started, 0.0)
                 used = cpu
-                if window is None:
-                    used = None                            # first scan: no reading yet
-            if used is None or elapsed <= 0:
+            else:
+                elapsed = used = 0.0                       # first scan: no reading yet
+            if window is None or elapsed <= 0:
                 cpu_percent = None
             else:
                 cpu_percent = round(max(used, 0.0) / elapsed * 100.0, 1)
@@ -149,6 +156,14 @@ class ProcessTable:
             timespec="seconds")
         self._window = None if window is None else round(window, 3)
         self._skipped = skipped
+
+    def _read(self, proc: psutil.Process) -> Tuple[float, int, int, str, Optional[str]]:
+        """CPU seconds, RSS, real uid, name, command line (or None): inside oneshot(),
+        from /proc/<pid>/stat, statm and status (and cmdline when asked)."""
+        times = proc.cpu_times()
+        cmdline = " ".join(proc.cmdline()) if self.show_cmdline else None
+        return (times.user + times.system, proc.memory_info().rss, proc.uids().real,
+                proc.name(), cmdline)
 
     def _fresh(self) -> Tuple[List[Dict[str, Any]], str, Optional[float], int]:
         with self._lock:
