@@ -344,3 +344,18 @@ def test_fqdn_keeps_a_dotted_name_and_falls_back_to_the_hostname():
     assert host.fqdn("web-01.example.com") == "web-01.example.com"
     # A name no resolver knows: the lookup fails and the name stays as given.
     assert host.fqdn("sysreport-no-such-host-4f2a9c") == "sysreport-no-such-host-4f2a9c"
+
+
+def test_command_line_of_a_live_and_of_a_vanished_process():
+    args = [sys.executable, "-c", "import time; time.sleep(60)", "two words", b"caf\xe9"]
+    child = subprocess.Popen(args)
+    try:
+        got = processes.command_line(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    # Arguments keep their spaces; undecodable bytes survive as surrogates.
+    assert got == args[:4] + ["caf\udce9"]
+    with pytest.raises(processes._Vanished):
+        processes.command_line(child.pid)  # reaped: gone from /proc
+    assert processes.command_line(os.getpid()) == psutil.Process().cmdline()

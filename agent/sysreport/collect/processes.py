@@ -124,6 +124,45 @@ class _Users:
         return self.cache[uid]
 
 
+class _Vanished(Exception):
+    pass
+
+
+def command_line(pid: int, proc: str = PROC) -> List[str]:
+    """The arguments of a process ([] for kernel threads and when access is denied).
+
+    Raises _Vanished when the process is gone. On Linux one read of
+    /proc/<pid>/cmdline (psutil.Process() would first read /proc/<pid>/stat again
+    to learn the process's identity); psutil elsewhere.
+    """
+    if os.path.isdir(proc):
+        try:
+            fd = os.open(f"{proc}/{pid}/cmdline", os.O_RDONLY)
+        except (FileNotFoundError, ProcessLookupError):
+            raise _Vanished(pid) from None
+        except PermissionError:
+            return []
+        try:
+            chunks = []
+            while True:  # a command line can be longer than one read
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except ProcessLookupError:
+            raise _Vanished(pid) from None
+        finally:
+            os.close(fd)
+        data = b"".join(chunks).rstrip(b"\0")
+        return [a.decode("utf-8", "surrogateescape") for a in data.split(b"\0")] if data else []
+    try:
+        return psutil.Process(pid).cmdline()
+    except psutil.NoSuchProcess:
+        raise _Vanished(pid) from None
+    except psutil.AccessDenied:
+        return []
+
+
 def _full_name(name: str, args: List[str]) -> str:
     # The kernel cuts names at 15 characters; like psutil, take the full one from argv[0].
     if len(name) >= 15 and args:
@@ -166,15 +205,13 @@ def collect(config: Any, started: Tuple[float, Dict[int, Tuple[Any, float]]],
                 continue
             if row["pid"] not in finished:
                 try:
-                    args = psutil.Process(row["pid"]).cmdline()
+                    args = command_line(row["pid"])
                     if row["user"] is None:
                         # The owner of /proc/<pid> is the process's effective uid.
                         row["user"] = os.stat(f"{PROC}/{row['pid']}").st_uid
-                except (psutil.NoSuchProcess, FileNotFoundError):
+                except (_Vanished, FileNotFoundError):
                     vanished.add(row["pid"])
                     continue
-                except psutil.AccessDenied:
-                    args = []
                 row["name"] = _full_name(row["name"], args)
                 # Kernel threads have no command line: show the name in brackets, like ps.
                 row["cmdline"] = shorten(" ".join(args)) if args else f"[{row['name']}]"
