@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_fleet import RUN_OPTIONS, docker, psutil_deb  # noqa: E402
 
-PREFIX = "sysreport-bench-"
+PREFIX = "srbench-"
 VENV_BIN = Path(sys.executable).parent
 
 

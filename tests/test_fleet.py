@@ -1,13 +1,13 @@
 """The module and the fleet digest against real Debian containers (systemd as PID 1,
 no network), through the community.docker.docker connection:
 
-    fleet-agent     bookworm, the agent installed in /opt/sysreport/venv from a wheelhouse
+    srfleet-agent   bookworm, the agent installed in /opt/sysreport/venv from a wheelhouse
                     (the system Python has no psutil: the module finds the venv's)
-    fleet-deb       bookworm, only Debian's python3-psutil .deb
-    fleet-py39      bullseye (Python 3.9), psutil's wheel in the system Python
-    fleet-py313     trixie (Python 3.13), psutil's wheel in the system Python
-    fleet-bare      trixie, neither psutil nor the agent: the module must say how to fix it
-    fleet-down      bookworm, stopped before the play: unreachable
+    srfleet-deb     bookworm, only Debian's python3-psutil .deb
+    srfleet-py39    bullseye (Python 3.9), psutil's wheel in the system Python
+    srfleet-py313   trixie (Python 3.13), psutil's wheel in the system Python
+    srfleet-bare    trixie, neither psutil nor the agent: the module must say how to fix it
+    srfleet-down    bookworm, stopped before the play: unreachable
 
 Needs dockerd (tests/setup/start-dockerd.sh) and the images sysreport-debian:* built by
 molecule/images/build.sh. In CI (CI=true) their absence fails these tests; elsewhere it
@@ -32,7 +32,7 @@ from smtp_server import TestSMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-PREFIX = "sysreport-fleet-"
+PREFIX = "srfleet-"
 PASSWORD = "fleet-test-password"
 IMAGES = {"agent": "bookworm", "deb": "bookworm", "py39": "bullseye", "py313": "trixie",
           "bare": "trixie", "down": "bookworm"}
@@ -64,7 +64,8 @@ def docker(*args, check=True, timeout=300):
     done = subprocess.run(["docker"] + list(args), capture_output=True, text=True,
                           timeout=timeout)
     if check and done.returncode != 0:
-        raise AssertionError("docker %s: %s" % (" ".join(args), done.stderr.strip()))
+        raise AssertionError("docker %s: exit %d: %s" % (" ".join(args), done.returncode,
+                                                         (done.stdout + done.stderr).strip()))
     return done
 
 
@@ -84,7 +85,8 @@ def psutil_deb(tmp):
 def wheelhouse(tmp):
     """The role's wheelhouse (make wheelhouse) plus a fresh wheel of agent/."""
     house = ROOT / "dist" / "wheelhouse"
-    if not glob.glob(str(house / "psutil-*.whl")):
+    if not glob.glob(str(house / "psutil-*.whl")) or \
+            not glob.glob(str(ROOT / "dist" / "test-wheelhouse" / "aiosmtpd-*.whl")):
         subprocess.run(["bash", "tests/build-wheelhouse.sh"], cwd=ROOT, check=True,
                        capture_output=True, timeout=900)
     out = Path(tmp) / "wheelhouse"
@@ -185,7 +187,9 @@ def test_the_module_on_every_kind_of_host(fleet):
         report = result["report"]
         assert os_name in report["host"]["os"], report["host"]
         assert report["host"]["hostname"] == PREFIX + name
-        assert report["memory"]["total"] > 0 and report["filesystems"]
+        assert report["memory"]["total"] > 0
+        # collected (a container's overlay root is not a device file system: may be [])
+        assert report["filesystems"] is not None, report["unavailable"]
         assert report["systemd"] is not None, report["unavailable"]  # systemd is PID 1
         assert result["status"] == report["status"]
     assert hosts[PREFIX + "py313"]["status"] == "CRIT"   # its own config
@@ -275,3 +279,68 @@ def test_the_fleet_digest_arrives_once_worst_first_with_the_stopped_host(fleet):
     assert data["hosts"][PREFIX + "bare"]["failed"] is True
     assert data["hosts"][PREFIX + "agent"]["schema_version"] == 1
     assert list((tmp / "controller-state" / "outbox").glob("*.eml")) == []
+
+
+UNIT = """[Unit]
+Description=sysreport send (the role's unit, reduced to what this test needs)
+[Service]
+Type=oneshot
+ExecStart=/opt/sysreport/venv/bin/sysreport --config /etc/sysreport/sysreport.toml send
+LoadCredential=smtp-password:/etc/sysreport/credentials/smtp-password
+StateDirectory=sysreport
+"""
+
+AGENT_CONFIG = """[mail]
+to = ["ops@example.org"]
+
+[smtp]
+host = "127.0.0.1"
+port = 8465
+security = "tls"
+username = "sysreport@example.org"
+password_file = ""
+ca_file = "/root/certs/ca.pem"
+timeout = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def agent_unit(fleet):
+    """The agent host gets a sysreport.service whose SMTP password is only a systemd
+    credential (as the role sets it up) and a test SMTP server of its own on its loopback
+    (the container has no network): tests/smtp_server.py in a venv from the test wheelhouse."""
+    docker("cp", str(ROOT / "dist" / "test-wheelhouse"), PREFIX + "agent:/root/test-wheelhouse")
+    docker("cp", str(ROOT / "tests" / "smtp_server.py"), PREFIX + "agent:/root/smtp_server.py")
+    sh("agent", "python3 -m venv /opt/testsmtp && /opt/testsmtp/bin/pip install --quiet "
+                "--no-index --find-links /root/test-wheelhouse aiosmtpd cryptography")
+    sh("agent", "mkdir -p /etc/sysreport/credentials /root/mbox && umask 077 && "
+                "printf '%%s\\n' '%s' > /etc/sysreport/credentials/smtp-password && "
+                "cp /etc/sysreport/credentials/smtp-password /root/smtp-password" % PASSWORD)
+    sh("agent", "cat > /etc/sysreport/sysreport.toml <<'EOF'\n%sEOF" % AGENT_CONFIG)
+    sh("agent", "cat > /etc/systemd/system/sysreport.service <<'EOF'\n%sEOF\n"
+                "systemctl daemon-reload" % UNIT)
+    sh("agent", "systemd-run --unit test-smtp /opt/testsmtp/bin/python /root/smtp_server.py "
+                "--port 8465 --tls tls --password-file /root/smtp-password --mbox /root/mbox "
+                "--cert-dir /root/certs && "
+                "for i in $(seq 60); do [ -f /root/certs/ca.pem ] && exit 0; sleep 0.5; done; "
+                "journalctl -u test-smtp --no-pager; exit 1")
+    yield
+    sh("agent", "systemctl stop test-smtp; rm -f /etc/systemd/system/sysreport.service "
+                "/etc/sysreport/sysreport.toml; systemctl daemon-reload", check=False)
+
+
+def test_report_now_sends_through_the_role_unit_once(fleet, agent_unit):
+    env = dict(ansible_env(), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+    done = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(fleet["inventory"]),
+                           "--limit", PREFIX + "agent", "playbooks/report_now.yml", "-v"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "changed: [%sagent]" % PREFIX in done.stdout
+    assert "systemctl" in done.stdout and "sysreport.service" in done.stdout
+    mails = sh("agent", "ls /root/mbox | grep -c '\\.eml$' || true").stdout.strip()
+    assert mails == "1"
+    subject = sh("agent", "python3 -c 'import email, sys; "
+                          "print(email.message_from_file(open(sys.argv[1]))[\"Subject\"])' "
+                          "/root/mbox/0001.eml").stdout
+    assert PREFIX + "agent" in subject
+    assert PASSWORD not in done.stdout + done.stderr
