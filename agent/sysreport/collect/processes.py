@@ -182,28 +182,40 @@ def collect(config: Any, started: Tuple[float, Dict[int, Tuple[Any, float]]],
     total = memory_total or psutil.virtual_memory().total
     users = _Users()
     me = os.getpid()
+    scale = 100.0 / elapsed
+    # Light tuples for every process (pid, name, cpu %, rss, uid); dicts only for
+    # the few rows shown.
     table = []
     for pid, start, name, cpu, rss, uid in rows:
         first = before.get(pid)
         # A pid missing from the first sample (or reused) started inside the window.
         spent = cpu - first[1] if first is not None and first[0] == start else cpu
-        table.append({"pid": pid, "user": uid, "name": name, "cmdline": "", "rss": rss,
-                      "memory_percent": round(rss / total * 100.0, 1) if total else 0.0,
-                      "cpu_percent": round(max(0.0, spent / elapsed * 100.0), 1)})
-    by_memory = sorted(table, key=lambda r: (-r["rss"], r["pid"]))
+        table.append((pid, name, spent * scale if spent > 0 else 0.0, rss, uid))
+    by_memory = sorted(table, key=lambda r: (-r[3], r[0]))
     # Our own collection is busy during the window: leave it out of the CPU list,
     # as well as processes that used no CPU at all (an idle list is noise).
-    by_cpu = sorted((r for r in table if r["cpu_percent"] > 0 and r["pid"] != me),
-                    key=lambda r: (-r["cpu_percent"], -r["rss"]))
+    by_cpu = sorted((r for r in table if r[2] >= 0.05 and r[0] != me),
+                    key=lambda r: (-r[2], -r[3]))
+    rows_by_pid = {}
+
+    def row_of(entry: tuple) -> dict:
+        pid, name, cpu_pct, rss, uid = entry
+        if pid not in rows_by_pid:
+            rows_by_pid[pid] = {"pid": pid, "user": uid, "name": name, "cmdline": "", "rss": rss,
+                                "memory_percent": round(rss / total * 100.0, 1) if total else 0.0,
+                                "cpu_percent": round(cpu_pct, 1)}
+        return rows_by_pid[pid]
+
     vanished = set()
     finished = set()
     picked = ([], [])
     for source, chosen in zip((by_memory, by_cpu), picked):
-        for row in source:
+        for entry in source:
             if len(chosen) >= top_n:
                 break
-            if row["pid"] in vanished:
+            if entry[0] in vanished:
                 continue
+            row = row_of(entry)
             if row["pid"] not in finished:
                 try:
                     args = command_line(row["pid"])
