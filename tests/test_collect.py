@@ -113,15 +113,20 @@ def test_a_busy_process_shows_in_top_by_cpu_and_an_idle_one_does_not():
     # Real processes during the window: the spinning one's share is measured (not the
     # meaningless 0.0 of a first cpu_percent() call); the sleeping one used nothing.
     # (How much the spinner gets depends on the machine's load: only > 0 is asserted.)
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    idle = subprocess.Popen(["sleep", "60"])
+    busy = subprocess.Popen([sys.executable, "-c", "print('up', flush=True)\nwhile True: pass"],
+                            stdout=subprocess.PIPE)
+    idle = subprocess.Popen([sys.executable, "-c", "import time\nprint('up', flush=True)\n"
+                             "time.sleep(60)"], stdout=subprocess.PIPE)
     try:
+        for child in (busy, idle):  # started, past the interpreter's own start-up work
+            child.stdout.readline()
         facts = collect_all(make_config({"report": {"top_processes": 100,
                                                     "cpu_sample_seconds": 0.5}}))
     finally:
         for child in (busy, idle):
             child.kill()
             child.wait()
+            child.stdout.close()
     rows = {r["pid"]: r for r in facts["processes"]["by_cpu"]}
     assert busy.pid in rows
     assert rows[busy.pid]["cpu_percent"] > 0
@@ -347,15 +352,18 @@ def test_fqdn_keeps_a_dotted_name_and_falls_back_to_the_hostname():
 
 
 def test_command_line_of_a_live_and_of_a_vanished_process():
-    args = [sys.executable, "-c", "import time; time.sleep(60)", "two words", b"caf\xe9"]
-    child = subprocess.Popen(args)
+    args = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)",
+            "two words", b"caf\xe9"]
+    child = subprocess.Popen(args, stdout=subprocess.PIPE)
     try:
+        child.stdout.readline()  # exec is done: the command line is the new one
         got = processes.command_line(child.pid)
     finally:
         child.kill()
         child.wait()
     # Arguments keep their spaces; undecodable bytes survive as surrogates.
     assert got == args[:4] + ["caf\udce9"]
+    child.stdout.close()
     with pytest.raises(processes._Vanished):
         processes.command_line(child.pid)  # reaped: gone from /proc
     assert processes.command_line(os.getpid()) == psutil.Process().cmdline()
