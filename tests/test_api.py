@@ -188,7 +188,8 @@ def test_cpu_figures_are_measured_between_requests(server):
     assert body["cpu_window_seconds"] >= 1.0            # shared scans are >= 1 s apart
     assert "CPU time" in body["cpu_percent_basis"]
     row = next(r for r in body["processes"] if r["pid"] == burner.pid)
-    assert row["cpu_percent"] > 30, row                 # a busy loop, not 0.0
+    assert row["cpu_percent"] > 10, row                 # a busy loop, not 0.0 (even on a
+    # loaded machine it gets a fair share of a core)
     idle = [r for r in body["processes"] if r["name"] == "sleep"]
     assert all(r["cpu_percent"] < 5 for r in idle)
 

@@ -53,7 +53,8 @@ def create_app(config: Any, token: Optional[str] = None,
                   description="Processes and the health report of this host, read-only.")
 
     @app.get("/healthz", summary="Liveness: answers without a token")
-    def healthz() -> Response:
+    async def healthz() -> Response:
+        # async: answered on the event loop, never queued behind a scan in the pool
         return _json({"status": "ok", "version": __version__})
 
     @app.get("/processes", summary="Running processes, largest first",
