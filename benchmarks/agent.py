@@ -110,6 +110,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         collect_cfg = Path(tmp) / "collect.toml"
         collect_cfg.write_text('[state]\ndirectory = "%s/collect-state"\n' % tmp)
         results["floor"] = median_of(args.runs, [python, "-c", "import psutil"], env)
+        # not a target: what any Python CLI that parses options, reads TOML, logs and
+        # prints JSON pays before doing anything
+        results["stdlib"] = median_of(args.runs, [
+            python, "-c", "import psutil, argparse, logging, tomllib, json, typing"
+            if sys.version_info >= (3, 11) else
+            "import psutil, argparse, logging, json, typing"], env)
         results["collect"] = median_of(args.runs, [sysreport, "--config", str(collect_cfg),
                                                    "collect", "--format", "json"], env)
         if os.path.exists(glances):
@@ -142,6 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     labels = {
         "floor": 'floor: python -c "import psutil"',
+        "stdlib": "  floor + argparse logging tomllib json typing",
         "collect": "sysreport collect --format json",
         "glances": "glances --stdout-json cpu,mem,load,fs (1 cycle)",
         "send": "sysreport send (loopback SMTP, TLS)",
