@@ -28,6 +28,8 @@ description:
   - With O(send=true) the installed agent (C(sysreport send)) collects, remembers and
     delivers the report by email now, through its outbox and retry rules.
   - Collecting never changes the host and never writes the agent's history.
+  - The report document, the configuration file and the agent's commands are described
+    in C(agent/README.md) of the sysreport repository.
 version_added: "0.1.0"
 author:
   - sysreport contributors
@@ -108,10 +110,6 @@ attributes:
     support: none
   platform:
     platforms: linux
-seealso:
-  - name: sysreport agent README
-    description: The report document, the configuration file and the agent's commands.
-    link: https://github.com/sysreport/sysreport/blob/main/agent/README.md
 """
 
 EXAMPLES = r"""
