@@ -10,9 +10,10 @@ Not a test: it asserts nothing, it prints numbers. What it does:
   2. starts `sysreport serve` (loopback, no token) and `glances -w --disable-webui`
      (loopback), each on a free port, and waits until both answer;
   3. idle RSS of each server (after start-up and one request, settled);
-  4. latency: sequential keep-alive requests, p50/p99: sysreport /processes (the default
-     50 rows and the whole table) and Glances /api/4/processlist (always the whole
-     table, its only form);
+  4. latency: sequential keep-alive requests paced at --rate per second (a steady poller,
+     so the run spans many refreshes of both servers and p99 includes them), p50/p99:
+     sysreport /processes (the default 50 rows and the whole table) and Glances
+     /api/4/processlist (always the whole table, its only form);
   5. "fresh" latency: a few requests spaced wider than each server's refresh (sysreport
      shares a scan for 1 s, Glances refreshes every 2 s), so every one is a full pass
      over /proc;
@@ -85,11 +86,15 @@ def rss_mib(proc: subprocess.Popen) -> float:
 
 
 def latencies(port: int, path: str, count: int, spacing: float = 0.0) -> Tuple[List[float], int]:
+    """`count` requests, each started `spacing` seconds after the previous one started
+    (or at once when it took longer)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     times, size = [], 0
+    due = time.perf_counter()
     for _ in range(count):
         if spacing:
-            time.sleep(spacing)
+            due += spacing
+            time.sleep(max(0.0, due - time.perf_counter()))
         start = time.perf_counter()
         status, size = get(conn, path)
         times.append((time.perf_counter() - start) * 1000)
@@ -143,6 +148,8 @@ def main() -> int:
                         help="sleep children to spawn first (default 1000)")
     parser.add_argument("--requests", type=int, default=300,
                         help="sequential requests per endpoint for latency (default 300)")
+    parser.add_argument("--rate", type=float, default=20.0,
+                        help="their pace, requests per second (default 20: 15 s each)")
     parser.add_argument("--fresh", type=int, default=8,
                         help="spaced requests for fresh-scan latency (default 8)")
     parser.add_argument("--clients", type=int, default=4,
@@ -176,9 +183,10 @@ def main() -> int:
             env=dict(os.environ, HOME=str(tmp)))
         wait_until_up(ours, "/healthz", servers["sysreport"], "sysreport")
         wait_until_up(theirs, "/api/4/processlist", servers["glances"], "glances")
-        print("%d extra processes (%d in all); %d sequential requests each; "
+        print("%d extra processes (%d in all); %d sequential requests each at %g/s; "
               "%d spaced; %d clients x %d for throughput"
-              % (args.processes, total, args.requests, args.fresh, args.clients, args.each))
+              % (args.processes, total, args.requests, args.rate, args.fresh, args.clients,
+                 args.each))
 
         # Idle: started, answered once, then left alone.
         latencies(ours, "/processes", 1)
@@ -192,7 +200,7 @@ def main() -> int:
         results = {}
         for name, port, path in runs:
             latencies(port, path, 3)                       # warm
-            hot, size = latencies(port, path, args.requests)
+            hot, size = latencies(port, path, args.requests, spacing=1.0 / args.rate)
             spacing = 1.1 if name == "sysreport" else 2.1
             fresh, _ = latencies(port, path, args.fresh, spacing=spacing)
             rps = throughput(port, path, args.clients, args.each)
