@@ -18,9 +18,9 @@ description:
   - The collection code is the agent's own (C(agent/sysreport) in this repository); it travels
     with the module as the module_utils package C(ansible.module_utils.sysreport), so the host
     needs no agent, only Python 3.9 or later and the psutil library.
-  - psutil is imported from the Python that runs the module, or else from the agent's
-    virtual environment (installed by the sysreport role) when that environment was built
-    for the same Python version.
+  - psutil (and C(tomli) on Python < 3.11) is imported from the Python that runs the
+    module, or else from the agent's virtual environment (installed by the sysreport role)
+    when that environment was built for the same Python version.
   - The host's thresholds and report settings are read from O(config) when that file exists
     and can be parsed (C(tomllib) on Python 3.11+, C(tomli) on older Pythons when it is
     importable; otherwise the file is skipped with a warning). The module's options
@@ -261,20 +261,18 @@ def venv_site_packages(agent):
 
 def import_pipeline(agent):
     """Import the agent's config and report modules; return the psutil ImportError's
-    traceback (None on success). Falls back to psutil from the agent's venv."""
+    traceback (None on success).
+
+    The agent's venv (when built for this Python) joins the end of sys.path: psutil, and
+    tomli on Python < 3.11, come from there when the host's Python has none."""
     global sr_config, sr_report
+    extra = venv_site_packages(agent)
+    if extra and extra not in sys.path:
+        sys.path.append(extra)  # appended: the host's own packages keep priority
     try:
         import psutil  # noqa: F401  pylint: disable=unused-import
     except ImportError:
-        extra = venv_site_packages(agent)
-        if extra is None:
-            return traceback.format_exc()
-        # Appended, not prepended: the host's own packages keep priority.
-        sys.path.append(extra)
-        try:
-            import psutil  # noqa: F401,F811  pylint: disable=unused-import
-        except ImportError:
-            return traceback.format_exc()
+        return traceback.format_exc()
     from ansible.module_utils.sysreport import config as sr_config
     from ansible.module_utils.sysreport import report as sr_report
     return None
