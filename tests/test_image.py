@@ -149,6 +149,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert not second.cached("pip wheel", "--no-deps")
     assert not second.cached("pip install", "/tmp/wheels/app")
     yield TAG
+    # The next run builds without the cache anyway: leave no image (and no layers) behind.
+    docker("rmi", TAG, check=False)
 
 
 @pytest.fixture
