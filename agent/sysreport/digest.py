@@ -207,13 +207,13 @@ def message(digest: Dict[str, Any], data: Dict[str, Any], config: Any,
             to: Optional[List[str]] = None) -> EmailMessage:
     """multipart/alternative: the text digest first, the HTML digest second."""
     from .render import digest_html, digest_text
+    from .render.message import header_value
 
     msg = EmailMessage()
     msg["Subject"] = subject(digest, config.mail.subject_prefix)
-    sender = config.mail["from"] or config.smtp.username
-    if sender:
-        msg["From"] = sender
-    recipients = list(to or config.mail.to)
+    if config.mail["from"]:  # config.load() already fell back to smtp.username
+        msg["From"] = header_value(config.mail["from"])
+    recipients = [header_value(a) for a in (to or config.mail.to)]
     if recipients:
         msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
