@@ -16,14 +16,12 @@ skips them, saying why.
 
 from __future__ import annotations
 
-import email.policy
 import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
