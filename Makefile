@@ -17,7 +17,7 @@ STAMP      := $(VENV)/.sysreport-stamp
 PYTEST_ARGS ?=
 MOLECULE_SCENARIOS ?=
 
-.PHONY: venv report test host-setup images check-images test-python test-molecule bench bench-api docs clean wheelhouse role-readme bench-rollout
+.PHONY: venv report test host-setup images check-images test-python test-molecule bench bench-api bench-module docs clean wheelhouse role-readme bench-rollout
 
 # --------------------------------------------------------------------------- venv
 
@@ -50,6 +50,10 @@ bench: venv
 # The API against Glances' REST API, 1,000 extra processes (a few minutes).
 bench-api: venv
 	$(VENV_PY) benchmarks/api.py
+
+# `ansible all -m sysreport` against ping and setup on 4 containers; the 1,000-host digest.
+bench-module: venv images
+	$(VENV_PY) benchmarks/module.py
 
 # --------------------------------------------------------------------------- tests
 
