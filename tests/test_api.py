@@ -221,6 +221,28 @@ def test_processes_exiting_while_listed_are_skipped_not_500(server):
     assert "Traceback" not in server.stderr
 
 
+def test_concurrent_clients_share_scans_and_all_succeed(server):
+    results: List[tuple] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        with httpx.Client(base_url=server.base, timeout=60) as http:
+            for _ in range(10):
+                response = http.get("/processes", params={"sort": "cpu", "limit": 5})
+                body = response.json() if response.status_code == 200 else {}
+                with lock:
+                    results.append((response.status_code, body.get("collected_at"),
+                                    body.get("cpu_window_seconds")))
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _, _ in results] == [200] * 80
+    assert all(window is not None for _, _, window in results)   # never a first reading
+
+
 def test_process_table_survives_churn_scan_after_scan():
     # The same race without the one-second sharing: every listing is a new scan.
     from sysreport.api.processes import ProcessTable

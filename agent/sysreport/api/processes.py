@@ -11,7 +11,8 @@ per running process, keyed by pid and start time (a reused pid is a new process)
 its CPU time at the previous scan. A figure is the CPU time used since then divided by
 the wall time since then (100 = one whole core, like top); a process started since the
 previous scan is measured over its own life. The scan at server start is the first
-reading, so the first request already has a window; the response says how long it was.
+reading, and no response is made of a first reading alone, so every response has a
+window (cpu_window_seconds says how long it was).
 
 Scans are shared: a request takes the last scan when it is younger than `max_age`
 seconds (and waits for one under way instead of starting another), so a burst of
@@ -167,7 +168,10 @@ class ProcessTable:
 
     def _fresh(self) -> Tuple[List[Dict[str, Any]], str, Optional[float], int]:
         with self._lock:
-            if not self._scanned_at or time.monotonic() - self._scanned_at >= self.max_age:
+            # A scan is shared while it is younger than max_age, except the very first:
+            # it has nothing to measure CPU against, so no response is made of it.
+            if (self._window is None
+                    or time.monotonic() - self._scanned_at >= self.max_age):
                 self.scan()
             return self._rows, self._collected_at, self._window, self._skipped
 
