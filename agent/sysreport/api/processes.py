@@ -43,6 +43,14 @@ CPU_BASIS = ("CPU time used between the previous scan and this one, divided by t
 
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
 
+# Sort orders; ties broken by pid so the order is stable between requests.
+_ORDER = {
+    "memory": lambda r: (-r["rss"], r["pid"]),
+    "rss": lambda r: (-r["rss"], r["pid"]),
+    "cpu": lambda r: (-(r["cpu_percent"] or 0.0), -r["rss"], r["pid"]),
+    "pid": lambda r: r["pid"],
+    "name": lambda r: (r["name"].lower(), r["pid"]),
+}
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -183,18 +191,7 @@ class ProcessTable:
             raise ValueError("sort must be one of %s" % ", ".join(SORTS))
         rows, collected_at, window, skipped = self._fresh()
         matched = [r for r in rows if r["user"] == user] if user is not None else rows
-        if sort in ("memory", "rss"):
-            key = lambda r: (-r["rss"], r["pid"])                       # noqa: E731
-        elif sort == "cpu":
-            key = lambda r: (-(r["cpu_percent"] or 0.0), -r["rss"], r["pid"])  # noqa: E731
-        elif sort == "name":
-            key = lambda r: (r["name"].lower(), r["pid"])               # noqa: E731
-        else:
-            key = None
-        if key is None:
-            top = sorted(matched, key=lambda r: r["pid"])[:limit]
-        else:
-            top = sorted(matched, key=key)[:limit]
+        top = sorted(matched, key=_ORDER[sort])[:limit]
         return {
             "collected_at": collected_at,
             "total": len(rows),
