@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RELEASES = ["bookworm", "bullseye", "trixie"]
 DOCKER_OPTS = ["--cap-add", "SYS_ADMIN", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-               "--tmpfs", "/run", "--tmpfs", "/run/lock", "--security-opt", "seccomp=unconfined",
+               "--tmpfs", "/run", "--tmpfs", "/run/lock", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
                "--network", "none", "--stop-signal", "SIGRTMIN+3"]
 
 
@@ -53,8 +53,11 @@ def start_hosts(names):
             if time.time() > deadline:
                 raise SystemExit("%s did not boot: %s" % (name, state))
             time.sleep(1)
-        # As systemd does on a host (it skips this in a container): see molecule/shared/prepare.yml.
-        sh("docker", "exec", name, "mount", "--make-rshared", "/")
+        # The images' /sbin/init makes / shared as systemd does on a host, which
+        # LoadCredential= needs (molecule/README.md); check it.
+        propagation = sh("docker", "exec", name, "findmnt", "-no", "PROPAGATION", "/").stdout
+        if "shared" not in propagation:
+            raise SystemExit("%s: / is not a shared mount (%s): rebuild the images" % (name, propagation.strip()))
 
 
 def playbook(args, env, inventory, path, extra=()):

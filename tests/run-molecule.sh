@@ -20,8 +20,15 @@ mkdir -p "$logs"
 secrets=$(mktemp)
 chmod 600 "$secrets"
 trap 'rm -f "$secrets"' EXIT
-ansible-vault view --vault-id test@playbooks/inventory/test-vault-password molecule/shared/vault.yml \
-    | python3 -c 'import sys, yaml; d = yaml.safe_load(sys.stdin); print("\n".join(str(v) for v in d.values()))' > "$secrets"
+ansible-vault view --vault-id test@playbooks/inventory/test-vault-password molecule/shared/vars/vault.yml \
+    | python3 -c '
+import json, re, sys, yaml
+# Each secret as is, JSON-escaped (as Ansible prints it), and its longest plain run.
+for value in map(str, yaml.safe_load(sys.stdin).values()):
+    print(value)
+    print(json.dumps(value)[1:-1])
+    print(max(re.findall(r"[A-Za-z0-9 -]{8,}", value) or [value], key=len))
+' > "$secrets"
 
 status=0
 for scenario in "${scenarios[@]}"; do
