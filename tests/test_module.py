@@ -18,12 +18,11 @@ import ansible.module_utils
 from ansible.module_utils.common import warnings as _warnings
 from ansible.module_utils.testing import patch_module_args
 
-from smtp_server import TestSMTPServer, free_port
+from conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 AGENT = VENV_BIN / "sysreport"
-PASSWORD = "module-test-password"
 
 # The module imports ansible.module_utils.sysreport; on a host AnsiballZ provides it from
 # module_utils/ (a symlink to agent/sysreport). In-process, the same directory joins the
@@ -191,19 +190,7 @@ def test_send_without_the_agent_says_how_to_fix(capsys, tmp_path):
     assert "sysreport role" in result["msg"]
 
 
-def agent_config(tmp_path, server):
-    pw = tmp_path / "smtp-password"
-    pw.write_text(PASSWORD + "\n")
-    pw.chmod(0o600)
-    conf = tmp_path / "sysreport.toml"
-    conf.write_text("\n".join([
-        "[mail]", 'to = ["ops@example.org"]', "",
-        "[smtp]", 'host = "%s"' % server.host, "port = %d" % server.port,
-        'security = "tls"', 'username = "sysreport@example.org"',
-        'password_file = "%s"' % pw, 'ca_file = "%s"' % server.ca_file, "timeout = 10", "",
-        "[state]", 'directory = "%s"' % (tmp_path / "state")]) + "\n")
-    return conf
-
+# write_config, smtp_server, outbox_files, PASSWORD: tests/conftest.py
 
 @pytest.fixture
 def clean_env(monkeypatch):
@@ -213,40 +200,42 @@ def clean_env(monkeypatch):
     monkeypatch.delenv("SYSREPORT_CONFIG", raising=False)
 
 
-def test_check_mode_never_sends(capsys, tmp_path, clean_env):
-    with TestSMTPServer(PASSWORD, cert_dir=str(tmp_path / "certs")) as server:
-        conf = agent_config(tmp_path, server)
-        code, result = run_main(capsys, send=True, agent=str(AGENT), config=str(conf),
-                                _ansible_check_mode=True)
-        assert code == 0
-        assert result["changed"] is True and result["sent"] is False
-        assert result["msg"] == "check mode: would send the report now with: %s --config %s send" \
-            % (AGENT, conf)
-        assert "rc" not in result
-        assert server.messages == []
+def test_check_mode_never_sends(capsys, clean_env, smtp_server, write_config, outbox_files):
+    server = smtp_server()
+    conf = write_config(server)
+    code, result = run_main(capsys, send=True, agent=str(AGENT), config=str(conf),
+                            _ansible_check_mode=True)
+    assert code == 0
+    assert result["changed"] is True and result["sent"] is False
+    assert result["msg"] == "check mode: would send the report now with: %s --config %s send" \
+        % (AGENT, conf)
+    assert "rc" not in result
+    assert server.messages == [] and outbox_files() == []
 
 
-def test_send_delivers_through_the_installed_agent(capsys, tmp_path, clean_env):
-    with TestSMTPServer(PASSWORD, cert_dir=str(tmp_path / "certs")) as server:
-        conf = agent_config(tmp_path, server)
-        code, result = run_main(capsys, send=True, agent=str(AGENT), config=str(conf))
-        assert code == 0, result
-        assert result["changed"] is True and result["sent"] is True and result["rc"] == 0
-        assert result["cmd"] == [str(AGENT), "--config", str(conf), "send"]
-        assert len(server.messages) == 1
-        assert server.messages[0].rcpt_tos == ["ops@example.org"]
+def test_send_delivers_through_the_installed_agent(capsys, clean_env, smtp_server,
+                                                   write_config):
+    server = smtp_server()
+    conf = write_config(server)
+    code, result = run_main(capsys, send=True, agent=str(AGENT), config=str(conf))
+    assert code == 0, result
+    assert result["changed"] is True and result["sent"] is True and result["rc"] == 0
+    assert result["cmd"] == [str(AGENT), "--config", str(conf), "send"]
+    assert len(server.messages) == 1
+    assert server.messages[0].rcpt_tos == ["ops@example.com", "oncall@example.com"]
     assert PASSWORD not in json.dumps(result)
 
 
-def test_send_to_a_server_that_is_down_fails_and_says_the_outbox_keeps_it(capsys, tmp_path,
-                                                                          clean_env):
-    server = TestSMTPServer(PASSWORD, cert_dir=str(tmp_path / "certs"), port=free_port())
-    conf = agent_config(tmp_path, server)        # never started: nothing listens
+def test_send_to_a_server_that_is_down_fails_and_says_the_outbox_keeps_it(capsys, clean_env,
+                                                                          write_config,
+                                                                          outbox_files):
+    conf = write_config(None)        # nothing listens on its port
     code, result = run_main(capsys, send=True, agent=str(AGENT), config=str(conf))
     assert code == 1
     assert result["rc"] == 75 and result["changed"] is True and result["sent"] is False
     assert "stays in the agent's outbox" in result["msg"]
-    assert len(list((tmp_path / "state" / "outbox").glob("*.eml"))) == 1
+    assert len(outbox_files()) == 1
+    assert PASSWORD not in json.dumps(result)
 
 
 # --------------------------------------------------------------------------- ansible-doc
@@ -357,37 +346,37 @@ def test_only_the_collection_code_rides_along():
         assert name not in ("cli.py", "digest.py", "__main__.py"), name
 
 
-def test_report_now_playbook_sends_through_the_agent(tmp_path, clean_env):
+def test_report_now_playbook_sends_through_the_agent(tmp_path, clean_env, smtp_server,
+                                                     write_config):
     """playbooks/report_now.yml on this machine (local connection), the real agent of the
     test venv delivering to a loopback SMTP server: one message."""
-    with TestSMTPServer(PASSWORD, cert_dir=str(tmp_path / "certs")) as server:
-        conf = agent_config(tmp_path, server)
-        inventory = tmp_path / "hosts.yml"
-        inventory.write_text(json.dumps({"all": {"hosts": {"here": {
-            "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-            "sysreport_agent_command": str(AGENT), "sysreport_agent_config": str(conf)}}}}))
-        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-        done = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory),
-                               "playbooks/report_now.yml"],
-                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-        assert "changed: [here]" in done.stdout
-        assert len(server.messages) == 1
-        assert server.messages[0].message["X-Sysreport-Status"] in ("OK", "WARN", "CRIT")
+    server = smtp_server()
+    conf = write_config(server)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"here": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "sysreport_agent_command": str(AGENT), "sysreport_agent_config": str(conf)}}}}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    done = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory),
+                           "playbooks/report_now.yml"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "changed: [here]" in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr
+    assert len(server.messages) == 1
+    assert server.messages[0].message["X-Sysreport-Status"] in ("OK", "WARN", "CRIT")
 
 
-def test_send_on_an_ok_host_with_only_when_not_ok_changes_nothing(capsys, tmp_path, clean_env):
-    with TestSMTPServer(PASSWORD, cert_dir=str(tmp_path / "certs")) as server:
-        conf = agent_config(tmp_path, server)
-        # only memory, which never reaches 100%: this host is OK for the agent too
-        text = conf.read_text().replace(
-            "[mail]", '[report]\nonly_when_not_ok = true\nsections = ["memory"]\n\n'
-                      '[thresholds]\nmemory_percent = {warn = 100, crit = 100}\n\n[mail]')
-        conf.write_text(text)
-        code, result = run_main(capsys, send=True, agent=str(AGENT), config=str(conf))
-        assert code == 0, result
-        assert result["status"] == "OK", result["problems"]
-        assert result["rc"] == 0
-        assert result["changed"] is False and result["sent"] is False
-        assert "only_when_not_ok" in result["msg"]
-        assert server.messages == []
+def test_send_on_an_ok_host_with_only_when_not_ok_changes_nothing(capsys, clean_env,
+                                                                   smtp_server, write_config):
+    server = smtp_server()
+    # only memory, which never reaches 100%: this host is OK for the agent too
+    conf = write_config(server, **{"report.only_when_not_ok": True, "report.sections": ["memory"],
+                                   "thresholds.memory_percent": {"warn": 100, "crit": 100}})
+    code, result = run_main(capsys, send=True, agent=str(AGENT), config=str(conf))
+    assert code == 0, result
+    assert result["status"] == "OK", result["problems"]
+    assert result["rc"] == 0
+    assert result["changed"] is False and result["sent"] is False
+    assert "only_when_not_ok" in result["msg"]
+    assert server.messages == []
