@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from smtp_server import TestSMTPServer
+from conftest import PASSWORD
+from test_module import json_result
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PREFIX = "srfleet-"
-PASSWORD = "fleet-test-password"
 IMAGES = {"agent": "bookworm", "deb": "bookworm", "py39": "bullseye", "py313": "trixie",
           "bare": "trixie", "down": "bookworm"}
 # The container options of molecule/default/molecule.yml.
@@ -160,12 +160,6 @@ def ansible_env():
                 ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
 
 
-def json_result(stdout):
-    """The json callback's document; ansible.cfg's profile_tasks prints lines around it."""
-    start = stdout.index("\n{\n") + 1 if not stdout.startswith("{") else 0
-    return json.JSONDecoder().raw_decode(stdout[start:])[0]
-
-
 def adhoc(fleet, pattern, *args):
     done = subprocess.run([str(VENV_BIN / "ansible"), "-i", str(fleet["inventory"]), pattern,
                            "-m", "sysreport"] + list(args),
@@ -225,41 +219,28 @@ def test_send_in_check_mode_says_what_it_would_run(fleet):
     assert "needs the installed agent" in deb["msg"]
 
 
-def controller_config(tmp, server):
-    pw = tmp / "smtp-password"
-    pw.write_text(PASSWORD + "\n")
-    pw.chmod(0o600)
-    conf = tmp / "controller.toml"
-    conf.write_text("\n".join([
-        "[mail]", 'to = ["ops@example.org"]', "",
-        "[smtp]", 'host = "%s"' % server.host, "port = %d" % server.port, 'security = "tls"',
-        'username = "sysreport@example.org"', 'password_file = "%s"' % pw,
-        'ca_file = "%s"' % server.ca_file, "timeout = 10", "",
-        "[state]", 'directory = "%s"' % (tmp / "controller-state")]) + "\n")
-    return conf
-
-
-def test_the_fleet_digest_arrives_once_worst_first_with_the_stopped_host(fleet):
+def test_the_fleet_digest_arrives_once_worst_first_with_the_stopped_host(
+        fleet, smtp_server, write_config, outbox_files):
     tmp = fleet["tmp"]
-    with TestSMTPServer(PASSWORD, cert_dir=str(tmp / "certs")) as server:
-        conf = controller_config(tmp, server)
-        env = dict(ansible_env(), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
-        env.pop("SYSREPORT_SMTP_PASSWORD", None)
-        done = subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), "-i", str(fleet["inventory"]),
-             "playbooks/fleet_report.yml",
-             "-e", json.dumps({"sysreport_digest_config": str(conf),
-                               "sysreport_digest_agent": str(VENV_BIN / "sysreport"),
-                               "sysreport_digest_input": str(tmp / "fleet.json"),
-                               "sysreport_fleet_thresholds": LOOSE,
-                               "sysreport_fleet_sections": SECTIONS})],
-            capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
-        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-        assert len(server.messages) == 1
-        msg = server.messages[0].message
+    server = smtp_server()
+    conf = write_config(server)    # the controller's agent config (tests/conftest.py)
+    env = dict(ansible_env(), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+    env.pop("SYSREPORT_SMTP_PASSWORD", None)
+    done = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(fleet["inventory"]),
+         "playbooks/fleet_report.yml",
+         "-e", json.dumps({"sysreport_digest_config": str(conf),
+                           "sysreport_digest_agent": str(VENV_BIN / "sysreport"),
+                           "sysreport_digest_input": str(tmp / "fleet.json"),
+                           "sysreport_fleet_thresholds": LOOSE,
+                           "sysreport_fleet_sections": SECTIONS})],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert len(server.messages) == 1
+    msg = server.messages[0].message
     assert PASSWORD not in done.stdout + done.stderr
-    assert msg["Subject"] == ("[sysreport] fleet digest: 1 UNREACHABLE, 1 FAILED, 1 CRIT, "
-                              "1 WARN, 2 OK (6 hosts)")
+    assert msg["Subject"].strip() == ("[test] fleet digest: 1 UNREACHABLE, 1 FAILED, 1 CRIT, "
+                                      "1 WARN, 2 OK (6 hosts)")
     text = msg.get_body(("plain",)).get_content()
     assert "Did not answer: %sdown" % PREFIX in text, text
     lines = text.splitlines()
@@ -276,7 +257,7 @@ def test_the_fleet_digest_arrives_once_worst_first_with_the_stopped_host(fleet):
     assert data["hosts"][PREFIX + "down"]["unreachable"] is True
     assert data["hosts"][PREFIX + "bare"]["failed"] is True
     assert data["hosts"][PREFIX + "agent"]["schema_version"] == 1
-    assert list((tmp / "controller-state" / "outbox").glob("*.eml")) == []
+    assert outbox_files() == []
 
 
 UNIT = """[Unit]
