@@ -141,7 +141,7 @@ def test_password_sources_in_order(tmp_path, monkeypatch):
 
 
 def test_a_password_read_is_masked_in_logs(tmp_path, monkeypatch):
-    from sysreport.cli import _scrub
+    from sysreport.log import _scrub
     monkeypatch.setenv("SYSREPORT_SMTP_PASSWORD", "s3cret-value")
     cfg = configuration.defaults()
     assert configuration.smtp_password(cfg) == "s3cret-value"

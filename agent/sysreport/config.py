@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # `typing` costs ~2 ms at start-up; annotations stay strings here
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 DEFAULT_PATH = "/etc/sysreport/sysreport.toml"
@@ -556,7 +558,7 @@ def validate_file(path: Optional[str] = None, for_sending: bool = True) -> List[
 
 
 def hostname(config: Section) -> str:
-    return config.report.hostname or socket.gethostname()
+    return config.report.hostname or os.uname().nodename  # gethostname(), without importing socket
 
 
 def is_loopback(address: str) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import socket
@@ -31,10 +30,11 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Dict, List, Optional, Tuple
 
+from .log import get_logger
 from .render import status_of, visible
 from .units import epoch_to_iso
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 INPUT_SCHEMA_VERSION = 1
 

@@ -21,17 +21,17 @@ A value is null where its section was not available.
 from __future__ import annotations
 
 import json
-import logging
 import os
 
 from .collect._util import field, setting
+from .log import get_logger
 from .units import epoch_to_iso, iso_to_epoch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
     from typing import Any, Dict, List, Optional, Tuple
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SNAPSHOT_VERSION = 1
 SUBDIR = "history"

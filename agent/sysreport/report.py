@@ -8,17 +8,16 @@ Used alike by the CLI, the Ansible module and the API.
 
 from __future__ import annotations
 
-import logging
-
 from . import history, judge
 from .collect import collect_all
 from .collect._util import setting
+from .log import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
     from typing import Any, Dict
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def assemble(facts: Dict[str, Any], trends: Dict[str, Any], verdict: Dict[str, Any]) -> Dict[str, Any]:

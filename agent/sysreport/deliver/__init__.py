@@ -11,15 +11,15 @@ a bad OAuth2 file) and lock.LockBusy propagate to the caller.
 
 from __future__ import annotations
 
-import logging
 from typing import List, Optional
 
 from sysreport.config import Section
 from sysreport.deliver import lock
 from sysreport.deliver.failures import Failure
 from sysreport.deliver.outbox import Entry, Outbox
+from sysreport.log import get_logger
 
-log = logging.getLogger("sysreport.deliver")
+log = get_logger("sysreport.deliver")
 
 DEFAULT_LOCK_WAIT = 60.0
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import logging
 import os
 import re
 import socket
@@ -21,7 +20,9 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, make_msgid
 from typing import List, Optional, Tuple
 
-log = logging.getLogger("sysreport.outbox")
+from sysreport.log import get_logger
+
+log = get_logger("sysreport.outbox")
 
 _NAME = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-([0-9a-f]{16})\.eml$")
 _STAMP = "%Y%m%dT%H%M%S.%fZ"

@@ -11,7 +11,6 @@ failures.classify. yagmail is imported here only, when something is to be sent.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import socket
@@ -22,8 +21,9 @@ from typing import Any, Dict, List, Optional
 
 from sysreport.config import ConfigError, Section, smtp_password
 from sysreport.deliver.failures import Failure, classify
+from sysreport.log import get_logger
 
-log = logging.getLogger("sysreport.smtp")
+log = get_logger("sysreport.smtp")
 
 
 def tls_context(config: Section) -> ssl.SSLContext:
