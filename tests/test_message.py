@@ -74,6 +74,10 @@ def test_message_id_is_stable_for_a_retry_and_differs_per_report():
     other = make_report("web-02", status="CRIT")
     assert message.build(later, CONFIG)["Message-ID"] != first
     assert message.build(other, CONFIG)["Message-ID"] != first
+    # the timer and a manual run within one second: same time, different reports
+    same_second = make_report("web-01", status="WARN")
+    assert same_second["generated_at"] == doc["generated_at"]
+    assert message.build(same_second, CONFIG)["Message-ID"] != first
 
 
 def test_subject_is_capped():

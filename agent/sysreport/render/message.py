@@ -46,10 +46,14 @@ def subject(report: Dict[str, Any], prefix: str = "[sysreport]", limit: int = SU
     return line
 
 
-def message_id(report: Dict[str, Any]) -> str:
-    """<sysreport.<hash>@<host>>: the same host and generated_at give the same id."""
+def message_id(report: Dict[str, Any], body: str = "") -> str:
+    """<sysreport.<hash>@<host>>: the same host, generated_at and body give the same id.
+
+    The body is in the seed because two runs within one second (the timer and a manual
+    `send`) make different reports that must not look like duplicates of each other.
+    """
     host = hostname_of(report)
-    seed = f"{host}\n{report.get('generated_at', '')}".encode("utf-8", "surrogatepass")
+    seed = f"{host}\n{report.get('generated_at', '')}\n{body}".encode("utf-8", "surrogatepass")
     digest = hashlib.sha256(seed).hexdigest()[:24]
     domain = "".join(c for c in host.lower() if c.isascii() and (c.isalnum() or c in "-.")).strip(".")
     return f"<sysreport.{digest}@{domain or 'sysreport.invalid'}>"
@@ -82,10 +86,11 @@ def build(report: Dict[str, Any], config: Any, to: Union[None, str, Iterable[str
     if recipients:
         msg["To"] = ", ".join(recipients)
     msg["Date"] = _date(report)
-    msg["Message-ID"] = message_id(report)
+    body = text.render(report)
+    msg["Message-ID"] = message_id(report, body)
     msg["X-Sysreport-Status"] = status_of(report)
     msg["X-Sysreport-Host"] = header_value(hostname_of(report))
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(text.render(report), subtype="plain", charset="utf-8")
+    msg.set_content(body, subtype="plain", charset="utf-8")
     msg.add_alternative(html.render(report), subtype="html", charset="utf-8")
     return msg
