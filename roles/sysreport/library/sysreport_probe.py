@@ -29,6 +29,16 @@ options:
     type: list
     elements: path
     default: []
+  secrets:
+    description:
+      - Secret files the role wants, each with C(path) and C(content). The module compares
+        them with the files (content, root ownership, mode 0600) and returns only the paths
+        that differ in C(secrets_differ): no content, no checksum. The option is C(no_log),
+        and the arguments travel over the connection (stdin with pipelining), never on a
+        command line.
+    type: list
+    elements: dict
+    default: []
   read:
     description: Files whose text is returned in C(contents) (small, non-secret files only).
     type: list
@@ -92,6 +102,11 @@ files:
   returned: always
   type: dict
   sample: {"/etc/sysreport": {"exists": true, "isdir": true, "mode": "0755", "uid": 0, "gid": 0, "checksum": ""}}
+secrets_differ:
+  description: Paths from I(secrets) that are missing or differ in content, owner or mode.
+  returned: always
+  type: list
+  sample: ["/etc/sysreport/credentials/smtp-password"]
 contents:
   description: Text of the files in I(read) (empty string when missing).
   returned: always
@@ -153,6 +168,19 @@ def describe(path):
             "checksum": sha1(path) if regular else ""}
 
 
+def secret_differs(path, content):
+    """True unless path is a root-owned 0600 regular file holding exactly content."""
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != 0 or info.st_gid != 0 \
+                or stat.S_IMODE(info.st_mode) != 0o600:
+            return True
+        with open(path, "rb") as handle:
+            return handle.read() != content.encode("utf-8")
+    except OSError:
+        return True
+
+
 def venv_state(venv):
     cfg = read_text(os.path.join(venv, "pyvenv.cfg"))
     match = re.search(r"^version(?:_info)?\s*=\s*(\d+\.\d+)", cfg, re.M)
@@ -190,6 +218,7 @@ def main():
         argument_spec=dict(
             venv=dict(type="path", required=True),
             paths=dict(type="list", elements="path", default=[]),
+            secrets=dict(type="list", elements="dict", default=[], no_log=True),
             read=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
         ),
@@ -206,6 +235,8 @@ def main():
         venv_python=venv_python,
         installed=installed,
         files={path: describe(path) for path in module.params["paths"]},
+        secrets_differ=[item["path"] for item in module.params["secrets"]
+                        if secret_differs(item["path"], item["content"])],
         contents={path: read_text(path) for path in module.params["read"]},
         units=units,
     )
