@@ -33,12 +33,21 @@ options:
     description:
       - Secret files the role wants, each with C(path) and C(content). The module compares
         them with the files (content, root ownership, mode 0600) and returns only the paths
-        that differ in C(secrets_differ): no content, no checksum. The option is C(no_log),
+        that differ in C(secrets_differ): no content, no checksum. C(content) is C(no_log),
         and the arguments travel over the connection (stdin with pipelining), never on a
         command line.
     type: list
     elements: dict
     default: []
+    suboptions:
+      path:
+        description: Path of the secret file.
+        type: path
+        required: true
+      content:
+        description: The wanted content (C(no_log)).
+        type: str
+        required: true
   read:
     description: Files whose text is returned in C(contents) (small, non-secret files only).
     type: list
@@ -218,7 +227,11 @@ def main():
         argument_spec=dict(
             venv=dict(type="path", required=True),
             paths=dict(type="list", elements="path", default=[]),
-            secrets=dict(type="list", elements="dict", default=[], no_log=True),
+            # Only the content is secret: a no_log path would be masked in the result too.
+            secrets=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                content=dict(type="str", required=True, no_log=True),
+            )),
             read=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
         ),
