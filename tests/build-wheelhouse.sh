@@ -33,7 +33,9 @@ if [ -n "${SYSREPORT_BUILD_VERSION:-}" ]; then
     src="$tmp/agent"
 fi
 version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$src/sysreport/__init__.py")
-rm -f "$out"/sysreport-"$version"-*.whl
+# Only this agent version in OUT: the role refuses a wheelhouse that holds several
+# unless sysreport_version picks one.
+rm -f "$out"/sysreport-*.whl
 "${pip[@]}" wheel --no-deps --no-build-isolation --wheel-dir "$out" "$src"
 # pip download evaluates environment markers against the controller's Python, not
 # --python-version (pip issue 11664): name the dependencies that only older Pythons
