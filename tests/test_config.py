@@ -4,7 +4,6 @@ errors (the real CLI, as a subprocess)."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest

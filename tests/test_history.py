@@ -97,15 +97,6 @@ def test_missing_or_unreadable_history_is_empty_not_a_crash(tmp_path):
     assert history.load(str(tmp_path)) == []
 
 
-def test_a_failed_write_leaves_no_temporary_file(tmp_path):
-    directory = tmp_path / "d"
-    directory.mkdir()
-    (directory / "target.json").mkdir()  # rename onto a directory fails
-    with pytest.raises(OSError):
-        history._write_atomic(str(directory), "target.json", b"{}")
-    assert sorted(os.listdir(directory)) == ["target.json"]
-
-
 def test_collect_does_not_write_and_send_does(tmp_path):
     cfg = make_config({"state": {"directory": str(tmp_path)}, "report": {"sections": ["memory"]}})
     doc = report.build(cfg)

@@ -585,20 +585,27 @@ def known_secrets() -> List[str]:
     return sorted(_SECRETS, key=len, reverse=True)
 
 
+def secret_files(credential: str, key: str, path: str) -> List[Tuple[str, str]]:
+    """(label, path) of the files that may hold a secret, in the order they are tried:
+    the systemd credential `credential` (LoadCredential=), then the configured file."""
+    sources = []
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds:
+        candidate = os.path.join(creds, credential)
+        if os.path.exists(candidate):
+            sources.append(("$CREDENTIALS_DIRECTORY/" + credential, candidate))
+    if path:
+        sources.append((key, path))
+    return sources
+
+
 def smtp_password(config: Section) -> Optional[str]:
     """The SMTP password: $CREDENTIALS_DIRECTORY/smtp-password, then smtp.password_file,
     then the variable named by smtp.password_env. One trailing newline is stripped.
     None when there is none; ConfigError (never with the secret in it) when a named
     source cannot be read."""
-    sources = []
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if creds:
-        candidate = os.path.join(creds, CREDENTIAL_NAME)
-        if os.path.exists(candidate):
-            sources.append(("$CREDENTIALS_DIRECTORY/" + CREDENTIAL_NAME, candidate))
-    if config.smtp.password_file:
-        sources.append(("smtp.password_file", config.smtp.password_file))
-    for label, path in sources:
+    for label, path in secret_files(CREDENTIAL_NAME, "smtp.password_file",
+                                    config.smtp.password_file):
         try:
             with open(path, "r", encoding="utf-8") as handle:
                 secret = handle.read()

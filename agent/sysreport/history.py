@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 
+from .atomic import write_atomic
 from .collect._util import field, setting
 from .log import get_logger
 from .units import epoch_to_iso, iso_to_epoch
@@ -171,34 +172,6 @@ def load(state_dir: str) -> List[Dict[str, Any]]:
     return out
 
 
-def _write_atomic(directory: str, name: str, data: bytes) -> str:
-    import tempfile  # only `send` writes: keep it off the collect path
-
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        path = os.path.join(directory, name)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
-
-
 def save(facts: Dict[str, Any], config: Any) -> str:
     """Append this report's snapshot to the history and prune to state.history_keep.
 
@@ -216,7 +189,7 @@ def save(facts: Dict[str, Any], config: Any) -> str:
     while os.path.exists(os.path.join(directory, name)):
         n += 1
         name = base[:-5] + f"-{n}.json"
-    path = _write_atomic(directory, name, json.dumps(snap, separators=(",", ":")).encode("utf-8"))
+    path = write_atomic(directory, name, json.dumps(snap, separators=(",", ":")).encode("utf-8"))
     prune(directory, keep)
     return path
 

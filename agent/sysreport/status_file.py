@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any, Dict
+
+from sysreport.atomic import write_atomic
 
 NAME = "last-status.json"
 
@@ -32,23 +33,8 @@ def write(state_dir: str, report: Dict[str, Any], sent: str, outbox: int,
         "exit_code": exit_code,
     }
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    path = os.path.join(state_dir, NAME)
-    fd, tmp = tempfile.mkstemp(prefix=".last-status-", dir=state_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    data = (json.dumps(document, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    return write_atomic(state_dir, NAME, data, mode=0o644)
 
 
 def read(state_dir: str) -> Dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from typing import Any, Awaitable, Callable, Dict, FrozenSet, Optional, Tuple
+
+from ..config import secret_files
 
 CREDENTIAL_NAME = "api-token"
 # Reachable without a token: a liveness probe must not need the secret.
@@ -26,15 +27,7 @@ class TokenError(Exception):
 
 def token_sources(config: Any) -> list:
     """(label, path) pairs in the order they are tried."""
-    sources = []
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if creds:
-        candidate = os.path.join(creds, CREDENTIAL_NAME)
-        if os.path.exists(candidate):
-            sources.append(("$CREDENTIALS_DIRECTORY/" + CREDENTIAL_NAME, candidate))
-    if config.api.token_file:
-        sources.append(("api.token_file", config.api.token_file))
-    return sources
+    return secret_files(CREDENTIAL_NAME, "api.token_file", config.api.token_file)
 
 
 def load_token(config: Any) -> Optional[str]:

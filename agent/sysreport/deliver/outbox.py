@@ -15,11 +15,11 @@ import hashlib
 import os
 import re
 import socket
-import tempfile
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, make_msgid
 from typing import List, Optional, Tuple
 
+from sysreport.atomic import TEMP_PREFIX, sync_directory, write_atomic
 from sysreport.log import get_logger
 
 log = get_logger("sysreport.outbox")
@@ -111,25 +111,14 @@ class Outbox:
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
         now = now or datetime.datetime.now(datetime.timezone.utc)
         name = "%s-%s.eml" % (now.astimezone(datetime.timezone.utc).strftime(_STAMP), key)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(message)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.rename(tmp, os.path.join(self.directory, name))
-        except BaseException:
-            with _ignored():
-                os.unlink(tmp)
-            raise
-        self._sync_directory()
+        write_atomic(self.directory, name, message)
         log.debug("outbox: queued %s as %s", message_id, name)
         return Entry(os.path.join(self.directory, name),
                      now.astimezone(datetime.timezone.utc), key)
 
     def remove(self, entry: Entry) -> None:
         os.unlink(entry.path)
-        self._sync_directory()
+        sync_directory(self.directory)
 
     def prune(self, now: Optional[datetime.datetime] = None) -> List[Entry]:
         """Drop messages beyond the age and count bounds (and stale temp files); log each."""
@@ -160,27 +149,20 @@ class Outbox:
                     message_id, date, entry.queued_at.strftime("%Y-%m-%dT%H:%M:%SZ"), why)
         with _ignored():
             os.unlink(entry.path)
-        self._sync_directory()
+        sync_directory(self.directory)
 
     def _remove_stale_temp_files(self, now: datetime.datetime) -> None:
-        # a crash between mkstemp and rename leaves a .tmp-*; it never became a message
+        # a crash between mkstemp and rename leaves a temp file; it never became a message
         try:
             names = os.listdir(self.directory)
         except FileNotFoundError:
             return
         for name in names:
-            if name.startswith(".tmp-"):
+            if name.startswith(TEMP_PREFIX):
                 path = os.path.join(self.directory, name)
                 with _ignored():
                     if now.timestamp() - os.stat(path).st_mtime > 3600:
                         os.unlink(path)
-
-    def _sync_directory(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class _ignored:
