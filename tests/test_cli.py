@@ -203,3 +203,19 @@ def test_a_state_directory_that_cannot_be_used_is_a_config_error(run, write_conf
     assert result.returncode == 78
     assert result.stderr.startswith("ERROR %s/lock: cannot open the lock (Not a directory)"
                                     % (blocker / "state"))
+
+
+@pytest.mark.parametrize("command", [["preview"], ["digest", "--input", "FLEET"]])
+def test_output_directory_that_cannot_be_written_is_one_line(run, quick_config, tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    fleet = tmp_path / "fleet.json"
+    fleet.write_text(json.dumps({"schema_version": 1, "hosts": {}}))
+    args = [str(fleet) if a == "FLEET" else a for a in command]
+    result = run(*args, "--output", str(blocker / "out"), config=quick_config)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert errors == ["ERROR cannot write %s: Not a directory; choose a directory you can "
+                      "write to" % (blocker / "out")], result.stderr
+    assert "Traceback" not in result.stderr
+    assert blocker.read_text() == "not a directory"

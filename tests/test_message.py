@@ -9,7 +9,7 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sample_reports import make_config, make_report, process, make_facts, finish
@@ -97,6 +97,7 @@ def test_header_value_strips_line_breaks_and_controls(value, expected):
 
 @SETTINGS
 @given(where=st.sampled_from(["host", "process", "mount"]), value=host_values)
+@example(where="host", value="000000000000\u00a1\u00a1\u00a1\U00010000\U00010000\U00010000\U00010000 \u00a1")
 def test_no_host_value_can_add_or_break_a_header(where, value):
     if where == "host":
         doc = make_report(value, disk_percent={"/": 97.0})
@@ -111,10 +112,7 @@ def test_no_host_value_can_add_or_break_a_header(where, value):
     for name in HEADERS:
         assert "\n" not in str(got[name]) and "\r" not in str(got[name])
     assert got["X-Sysreport-Status"] == "CRIT"
-    # Compared without whitespace: CPython's header folder can drop a space that falls
-    # between two RFC 2047 encoded words (a cosmetic loss, not an injection).
-    assert got["Subject"].split() == message.subject(doc).split() or \
-        "".join(got["Subject"].split()) == "".join(message.subject(doc).split())
+    assert got["Subject"] == message.subject(doc)
     assert got["To"] == "ops@example.com, oncall@example.com"
     if where == "host":
         assert got["X-Sysreport-Host"] == message.header_value(value or "unknown host")

@@ -15,7 +15,7 @@ TEMP_PREFIX = ".tmp-"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
-    from typing import Optional
+    from typing import Dict, List, Optional
 
 
 def write_atomic(directory: str, name: str, data: bytes, mode: Optional[int] = None) -> str:
@@ -48,3 +48,25 @@ def sync_directory(directory: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_files(directory: str, files: Dict[str, bytes]) -> List[str]:
+    """Write each of `files` (name -> bytes) into `directory`, creating it, each
+    atomically, logging each path written. On an error, log one line naming the file
+    and return []: what `preview --output` and `digest --output` need."""
+    from .log import get_logger
+
+    log = get_logger("sysreport")
+    written = []
+    path = directory
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for name, data in files.items():
+            path = os.path.join(directory, name)
+            written.append(write_atomic(directory, name, data, mode=0o644))
+            log.info("wrote %s", path)
+    except OSError as exc:
+        log.error("cannot write %s: %s; choose a directory you can write to",
+                  path, exc.strerror or exc)
+        return []
+    return written

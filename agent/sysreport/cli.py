@@ -278,25 +278,15 @@ def cmd_test_smtp(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from sysreport import report
+    from sysreport.atomic import write_files
     from sysreport.render import html, message
 
     cfg = _load(args, need_file=False)
     document = report.build(cfg)
     msg = message.build(document, cfg)
-    path = args.output
-    try:
-        os.makedirs(args.output, exist_ok=True)
-        for name, data in (("report.html", html.render(document).encode("utf-8")),
-                           ("report.eml", msg.as_bytes())):
-            path = os.path.join(args.output, name)
-            with open(path + ".tmp", "wb") as handle:
-                handle.write(data)
-            os.replace(path + ".tmp", path)
-            log.info("wrote %s", path)
-    except OSError as exc:
-        log.error("cannot write %s: %s", path, exc.strerror or exc)
-        return EX_SOFTWARE
-    return EX_OK
+    written = write_files(args.output, {"report.html": html.render(document).encode("utf-8"),
+                                        "report.eml": msg.as_bytes()})
+    return EX_OK if written else EX_SOFTWARE
 
 
 def cmd_digest(args: argparse.Namespace) -> int:

@@ -207,10 +207,10 @@ def message(digest: Dict[str, Any], data: Dict[str, Any], config: Any,
             to: Optional[List[str]] = None) -> EmailMessage:
     """multipart/alternative: the text digest first, the HTML digest second."""
     from .render import digest_html, digest_text
-    from .render.message import header_value
+    from .render.message import header_value, set_text_header
 
     msg = EmailMessage()
-    msg["Subject"] = subject(digest, config.mail.subject_prefix)
+    set_text_header(msg, "Subject", header_value(subject(digest, config.mail.subject_prefix)))
     if config.mail["from"]:  # config.load() already fell back to smtp.username
         msg["From"] = header_value(config.mail["from"])
     recipients = [header_value(a) for a in (to or config.mail.to)]
@@ -228,13 +228,6 @@ def message(digest: Dict[str, Any], data: Dict[str, Any], config: Any,
 
 
 # --------------------------------------------------------------------------- front door
-
-def _write(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
 
 def run(config: Any, args: Any) -> int:
     """`sysreport digest`: render the digest of --input; write, print or send it."""
@@ -256,12 +249,13 @@ def run(config: Any, args: Any) -> int:
     msg = message(digest, data, config, to)
     log.info("digest of %d hosts: %s", digest["total"], digest["summary"])
     if output:
-        os.makedirs(output, exist_ok=True)
+        from .atomic import write_files
+
         html_part = msg.get_body(("html",))
-        _write(os.path.join(output, "digest.html"), html_part.get_content().encode("utf-8"))
-        _write(os.path.join(output, "digest.eml"), msg.as_bytes())
-        log.info("wrote %s and %s", os.path.join(output, "digest.html"),
-                 os.path.join(output, "digest.eml"))
+        written = write_files(output, {"digest.html": html_part.get_content().encode("utf-8"),
+                                       "digest.eml": msg.as_bytes()})
+        if not written:
+            return 1
     if dry_run or output:
         if dry_run:
             sys.stdout.write(msg.get_body(("plain",)).get_content())

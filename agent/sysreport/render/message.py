@@ -14,6 +14,7 @@ Not imported on the collect path (email is a heavy import): the CLI imports it l
 from __future__ import annotations
 
 import hashlib
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Dict, Iterable, List, Union
@@ -74,13 +75,25 @@ def _addresses(value: Union[None, str, Iterable[str]]) -> List[str]:
     return [a for a in (header_value(v) for v in value) if a]
 
 
+def set_text_header(msg: EmailMessage, name: str, value: str) -> None:
+    """A free-text header that keeps every space. For non-ASCII text, CPython's folder
+    (3.9-3.13) can split the encoded words at a space and drop it, since whitespace
+    between RFC 2047 words is not part of the text; the older Header encoder keeps it
+    inside a word, and set_raw() stores its lines as they are (each under 78 columns,
+    so the generator does not refold them)."""
+    if value.isascii():
+        msg[name] = value
+    else:
+        msg.set_raw(name, Header(value, "utf-8", header_name=name).encode())
+
+
 def build(report: Dict[str, Any], config: Any, to: Union[None, str, Iterable[str]] = None) -> EmailMessage:
     """The email for one report. `to` (one address or several) replaces config.mail.to."""
     mail_from = setting(config, "mail", "from", "") or setting(config, "smtp", "username", "")
     recipients = _addresses(to) or _addresses(setting(config, "mail", "to", []))
     prefix = setting(config, "mail", "subject_prefix", "[sysreport]")
     msg = EmailMessage()
-    msg["Subject"] = subject(report, prefix if prefix is not None else "[sysreport]")
+    set_text_header(msg, "Subject", subject(report, prefix if prefix is not None else "[sysreport]"))
     if mail_from:
         msg["From"] = header_value(mail_from)
     if recipients:
@@ -89,7 +102,7 @@ def build(report: Dict[str, Any], config: Any, to: Union[None, str, Iterable[str
     body = text.render(report)
     msg["Message-ID"] = message_id(report, body)
     msg["X-Sysreport-Status"] = status_of(report)
-    msg["X-Sysreport-Host"] = header_value(hostname_of(report))
+    set_text_header(msg, "X-Sysreport-Host", header_value(hostname_of(report)))
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body, subtype="plain", charset="utf-8")
     msg.add_alternative(html.render(report), subtype="html", charset="utf-8")
