@@ -5,7 +5,7 @@
     doc = make_report(disk_percent={"/": 97.0}, failed_units=["nginx.service"])
     cfg = make_config({"thresholds": {"mounts": {"/var": {"disk_percent": {"warn": 90, "crit": 95}}}}})
 
-Documents follow agent/CONTRACT.md (schema_version 1); verdicts come from the real
+Documents follow the schema in agent/README.md (schema_version 1); verdicts come from the real
 sysreport.judge with the given config, so status and problems are consistent.
 """
 
