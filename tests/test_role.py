@@ -183,3 +183,22 @@ def test_argument_specs_reject_bad_values_before_any_change(tmp_path, variables,
     assert message in result.stdout
     # Nothing but the validation ran: the probe never did.
     assert "Read the state of sysreport" not in result.stdout
+
+
+def test_preflight_names_every_problem_in_plain_sentences(tmp_path):
+    """The probe reads this machine (changing nothing); the assertion then refuses it with
+    one sentence per problem: here, the missing recipients, username and password."""
+    playbook = tmp_path / "incomplete.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
+                                         "roles": [{"role": "sysreport"}]}]))
+    result = run(str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Read the state of sysreport" in result.stdout
+    failure = [line for line in result.stdout.splitlines() if "msg:" in line or "Set " in line]
+    text = " ".join(" ".join(failure).split())
+    for sentence in ("Set at least one address in sysreport_mail_to.",
+                     "Set sysreport_smtp_username (the Gmail address).",
+                     "Set sysreport_smtp_password from a Vault-encrypted file."):
+        assert sentence in text, result.stdout
+    assert "[ '" not in result.stdout and "' ]" not in result.stdout   # not a list's characters
+    assert re.search(r"localhost\s*: ok=\d+\s+changed=0\s", result.stdout), result.stdout
