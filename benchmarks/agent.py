@@ -100,8 +100,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     python = sys.executable
     sysreport = str(VENV_BIN / "sysreport")
     glances = str(VENV_BIN / "glances")
+    # Without PYTHONDONTWRITEBYTECODE: a wheel install on a host has its .pyc files, so
+    # the warm-up run writes the editable agent's (else every run compiles ~20 modules).
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SYSREPORT_", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"))}
+           if not k.startswith(("SYSREPORT_", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY",
+                                "PYTHONDONTWRITEBYTECODE"))}
     results: Dict[str, Tuple[float, float, float]] = {}
     load_before = os.getloadavg()[0]
 
