@@ -109,6 +109,9 @@ def main(argv=None):
             boot = time.monotonic() - t0
             first, recap1 = playbook(args, env, inventory, ROOT / "playbooks/site.yml", vault)
             second, recap2 = playbook(args, env, inventory, ROOT / "playbooks/site.yml", vault)
+            # Best of three, as for the floors below: one run on a noisy machine is a lottery.
+            second = min([second] + [playbook(args, env, inventory, ROOT / "playbooks/site.yml", vault)[0]
+                                     for _ in range(2)])
             calls, tasks = remote_calls(env, inventory, vault, names)
             per_host = max(calls.values())
             floors = {}
@@ -117,7 +120,7 @@ def main(argv=None):
                 ping.write_text(json.dumps([{"name": "Ping floor", "hosts": "sysreport", "gather_facts": False,
                                              "tasks": [{"name": "Ping %d" % i, "ansible.builtin.ping": {}}
                                                        for i in range(count)]}]))
-                floors[count] = min(playbook(args, env, inventory, ping)[0] for _ in range(2))
+                floors[count] = min(playbook(args, env, inventory, ping)[0] for _ in range(3))
         finally:
             if not args.keep:
                 for name in names:
