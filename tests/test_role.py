@@ -202,3 +202,21 @@ def test_preflight_names_every_problem_in_plain_sentences(tmp_path):
         assert sentence in text, result.stdout
     assert "[ '" not in result.stdout and "' ]" not in result.stdout   # not a list's characters
     assert re.search(r"localhost\s*: ok=\d+\s+changed=0\s", result.stdout), result.stdout
+
+
+def test_boolean_variables_are_always_read_through_the_bool_filter():
+    """`-e sysreport_api_enabled=false` arrives as the string "false", which Jinja finds
+    true: every read of a bool-typed variable must go through `| bool`."""
+    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    booleans = [name for name, spec in specs.items() if spec.get("type") == "bool"]
+    assert "sysreport_api_enabled" in booleans
+    unfiltered = []
+    for path in sorted(ROLE.glob("*/*")):
+        if path.suffix not in (".yml", ".j2") or path.parent.name in ("meta", "defaults"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for name in booleans:
+                for match in re.finditer(r"\b%s\b(?!\s*\|\s*bool)" % name, line):
+                    if not re.search(r"(Set|set) %s=" % name, line):   # a message naming it
+                        unfiltered.append("%s:%d: %s" % (path.relative_to(ROOT), number, line.strip()))
+    assert not unfiltered, "\n".join(unfiltered)
