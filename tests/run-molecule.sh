@@ -35,18 +35,21 @@ for scenario in "${scenarios[@]}"; do
     log="$logs/$scenario.log"
     start=$(date +%s)
     echo "molecule test -s $scenario (log: $log)"
-    if ! molecule test -s "$scenario" > "$log" 2>&1; then
+    passed=true
+    molecule test -s "$scenario" > "$log" 2>&1 || passed=false
+    # Before the tail is printed: a failing run's error output is where a leak is likeliest.
+    if grep -qF -f "$secrets" "$log"; then
+        echo "FAILED: a Vault secret appears in Molecule's output ($log; not shown here)"
+        status=1
+        break
+    fi
+    echo "passed: no Vault secret in $log"
+    if ! $passed; then
         tail -n 80 "$log"
         echo "FAILED: molecule test -s $scenario after $(( $(date +%s) - start ))s"
         status=1
         break
     fi
     echo "passed: molecule test -s $scenario in $(( $(date +%s) - start ))s"
-    if grep -qF -f "$secrets" "$log"; then
-        echo "FAILED: a Vault secret appears in Molecule's output ($log)"
-        status=1
-        break
-    fi
-    echo "passed: no Vault secret in $log"
 done
 exit $status

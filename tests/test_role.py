@@ -204,6 +204,61 @@ def test_preflight_names_every_problem_in_plain_sentences(tmp_path):
     assert re.search(r"localhost\s*: ok=\d+\s+changed=0\s", result.stdout), result.stdout
 
 
+def test_preflight_refuses_out_of_range_values_and_inverted_thresholds(tmp_path):
+    """What argument_specs.yml cannot express (ranges, warn against crit) is refused in
+    one sentence each, before anything changes."""
+    playbook = tmp_path / "out_of_range.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "roles": [{
+        "role": "sysreport", "vars": {
+            "sysreport_mail_to": ["ops@example.com"], "sysreport_smtp_username": "reports@example.com",
+            "sysreport_smtp_password": "not-checked-here", "sysreport_cpu_sample_seconds": 5,
+            "sysreport_randomized_delay_sec": -1, "sysreport_api_port": 80,
+            "sysreport_thresholds": {"disk_percent": {"warn": 95, "crit": 80},
+                                     "days_until_full": {"warn": 2, "crit": 5},
+                                     "memory_percent": {"warn": 90, "crit": 90}},
+            "sysreport_mount_thresholds": [{"mount": "/var", "inode_percent": {"warn": 99, "crit": 50}}]}}]}]))
+    result = run(str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook))
+    assert result.returncode == 2, result.stdout + result.stderr
+    text = " ".join(result.stdout.split())
+    for sentence in ("sysreport_cpu_sample_seconds is 5; it must be more than 0 and at most 2.",
+                     "sysreport_randomized_delay_sec is -1; it must be at least 0.",
+                     "sysreport_api_port is 80; it must be at least 1024 and at most 65535.",
+                     "Thresholds disk_percent: warn 95 and crit 80 are the wrong way round (warn <= crit).",
+                     "Thresholds days_until_full: warn 2 and crit 5 are the wrong way round "
+                     "(fewer days is worse: warn >= crit).",
+                     "Thresholds inode_percent of /var: warn 99 and crit 50 are the wrong way round"):
+        assert sentence in text, result.stdout
+    assert "memory_percent" not in text                       # warn == crit is allowed
+    assert "sysreport_top_processes" not in text              # the defaults pass
+    assert re.search(r"localhost\s*: ok=\d+\s+changed=0\s", result.stdout), result.stdout
+
+
+def test_preflight_ranges_are_the_agents_own():
+    """Every range the role checks for an agent key is the one check-config enforces:
+    the agent accepts both ends (or refuses an open minimum) and refuses just outside."""
+    sys.path.insert(0, str(ROOT / "agent"))
+    from sysreport.config import SCHEMA
+
+    ranges = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_sysreport_ranges"]
+    checked = 0
+    for entry in ranges:
+        if "key" not in entry:
+            continue
+        section, name = entry["key"].split(".")
+        check = SCHEMA[section][name].check
+        low = entry["min"]
+        if entry.get("min_open"):
+            assert check(low) is not None and check(low + 0.001) is None, entry
+        else:
+            assert check(low) is None and check(low - 1) is not None, entry
+        if "max" in entry:
+            assert check(entry["max"]) is None and check(entry["max"] + 1) is not None, entry
+        else:
+            assert check(10 ** 9) is None, entry
+        checked += 1
+    assert checked >= 7
+
+
 def test_boolean_variables_are_always_read_through_the_bool_filter():
     """`-e sysreport_api_enabled=false` arrives as the string "false", which Jinja finds
     true: every read of a bool-typed variable must go through `| bool`."""
