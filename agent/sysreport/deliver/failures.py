@@ -19,9 +19,9 @@ from typing import Optional
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
 
-GMAIL_AUTH_ADVICE = ("Gmail refused the login: use an app password "
-                     "(https://myaccount.google.com/apppasswords), not the account password; "
-                     "2-Step Verification must be on")
+APP_PASSWORD_ADVICE = ("use an app password (https://myaccount.google.com/apppasswords), "
+                       "not the account password; 2-Step Verification must be on")
+GMAIL_AUTH_ADVICE = "Gmail refused the login: " + APP_PASSWORD_ADVICE
 
 
 class Failure:
@@ -63,7 +63,7 @@ def classify(exc: BaseException, server: str, stage: str, gmail: Optional[bool] 
             and exc.smtp_code in (530, 534, 535)):
         advice = GMAIL_AUTH_ADVICE if gmail else \
             ("check smtp.username and the password (or smtp.oauth2_file); if this is "
-             "Gmail: " + GMAIL_AUTH_ADVICE[0].lower() + GMAIL_AUTH_ADVICE[1:])
+             "Gmail: " + APP_PASSWORD_ADVICE)
         return Failure("auth", EX_CONFIG, "%s refused the login (%s)" % (server, _reply(exc)),
                        advice)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
