@@ -7,7 +7,9 @@ The CLI runs as a subprocess; every run asserts the password never shows in its 
 from __future__ import annotations
 
 import json
+import shutil
 import smtplib
+import sys
 import socket
 import ssl
 from email.message import EmailMessage
@@ -203,6 +205,27 @@ def test_auth_refused_gives_the_app_password_advice_and_keeps_the_report(
     assert len(outbox_files()) == 1 and server.messages == []
 
 
+def test_a_host_name_that_is_no_dns_name_still_delivers(smtp_server, write_config, tmp_path):
+    """smtplib sends the EHLO name as ASCII and refuses a line break: a host named "héllo"
+    (set here in a UTS namespace of its own) says EHLO localhost instead of failing."""
+    import subprocess
+    from conftest import _clean_env, sysreport_command
+
+    if subprocess.run(["unshare", "-u", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -u needs root (CAP_SYS_ADMIN)")
+    server = smtp_server()
+    cfg = write_config(server)
+    rename = ("import os, socket, sys; socket.sethostname(sys.argv[1].encode()); "
+              "os.execv(sys.argv[2], sys.argv[2:])")
+    result = subprocess.run(["unshare", "-u", sys.executable, "-c", rename, "h\u00e9llo"]
+                            + [shutil.which(sysreport_command()[0]) or sys.executable]
+                            + sysreport_command()[1:] + ["--config", str(cfg), "send"],
+                            capture_output=True, text=True, env=_clean_env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(server.messages) == 1
+    assert "h\u00e9llo" in str(server.messages[0].message["Subject"])
+
+
 def test_auth_refused_on_test_smtp_is_78_with_advice(smtp_server, write_config, run, tmp_path):
     server = smtp_server(tls="starttls")
     wrong = tmp_path / "wrong"
@@ -352,6 +375,11 @@ def test_two_runs_at_once_never_send_the_same_message_twice(smtp_server, write_c
     (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), "connecting", "tls", 75),
     (smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server."),
      "logging in", "protocol", 78),
+    # smtplib raises SMTPAuthenticationError for every AUTH reply: a 4xx is for now only
+    (smtplib.SMTPAuthenticationError(454, b"4.7.0 Too many login attempts, please try later"),
+     "logging in", "tempfail", 75),
+    (smtplib.SMTPAuthenticationError(421, b"4.7.0 Temporary System Problem"),
+     "logging in", "tempfail", 75),
 ])
 def test_classify(exc, stage, kind, code):
     failure = failures.classify(exc, "smtp.gmail.com:465", stage)

@@ -58,6 +58,12 @@ def classify(exc: BaseException, server: str, stage: str, gmail: Optional[bool] 
     if gmail is None:
         gmail = "gmail" in server or "google" in server
     retry = "kept in the outbox, retried at the next run"
+    if isinstance(exc, smtplib.SMTPResponseException) and stage == "logging in" \
+            and 400 <= exc.smtp_code < 500:
+        # smtplib raises SMTPAuthenticationError for any AUTH reply: a 4xx (Gmail's 454
+        # "too many login attempts", 421) is temporary, not a wrong password
+        return Failure("tempfail", EX_TEMPFAIL, "%s refused the login for now (%s): %s"
+                       % (server, _reply(exc), retry))
     if isinstance(exc, smtplib.SMTPAuthenticationError) or (
             isinstance(exc, smtplib.SMTPResponseException) and stage == "logging in"
             and exc.smtp_code in (530, 534, 535)):

@@ -115,8 +115,7 @@ class Session:
         implicit = smtp.security == "tls"
         # local_hostname: the EHLO name; without it smtplib asks DNS (socket.getfqdn()),
         # which can stall for seconds on a host whose resolver is down
-        kwargs: Dict[str, Any] = {"timeout": smtp.timeout,
-                                  "local_hostname": socket.gethostname() or "localhost"}
+        kwargs: Dict[str, Any] = {"timeout": smtp.timeout, "local_hostname": ehlo_name()}
         if implicit:
             kwargs["context"] = context          # smtplib.SMTP_SSL(..., context=)
         log.debug("connecting to %s (%s) as %s", self.server, smtp.security, smtp.username)
@@ -197,6 +196,17 @@ class Session:
                 yag.smtp.close()
             except Exception:  # noqa: BLE001
                 pass
+
+
+_EHLO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})\Z")
+
+
+def ehlo_name() -> str:
+    """The host name for EHLO when it is a plain DNS name, else "localhost": smtplib sends
+    the name as ASCII and refuses a line break, so a host named "héllo" (or worse) would
+    fail every session."""
+    name = socket.gethostname()
+    return name if _EHLO_NAME.match(name) else "localhost"
 
 
 def _check_oauth2_file(config: Section) -> None:
