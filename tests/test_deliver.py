@@ -226,6 +226,53 @@ def test_a_host_name_that_is_no_dns_name_still_delivers(smtp_server, write_confi
     assert "h\u00e9llo" in str(server.messages[0].message["Subject"])
 
 
+FILL_AND_RUN = ('mount -t tmpfs -o size=64k tmpfs "$1" && { cat /dev/zero > "$1/filler"; '
+                'shift; exec "$@"; }')
+
+
+def run_on_a_full_state_disk(state, command):
+    """command with the state directory on a 64 KiB tmpfs filled to the last byte, in a
+    mount namespace of its own (nothing outlives the run)."""
+    import subprocess
+    from conftest import _clean_env
+
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -m needs root (CAP_SYS_ADMIN)")
+    return subprocess.run(["unshare", "-m", "sh", "-c", FILL_AND_RUN, "sh", str(state)] + command,
+                          capture_output=True, text=True, env=_clean_env(), timeout=60)
+
+
+def test_a_full_state_disk_still_delivers_the_report_from_memory(smtp_server, write_config,
+                                                                 tmp_path):
+    """The day /var fills up is the day its report matters most: the outbox cannot store
+    it, so it goes out from memory; the history and last-status.json wait for space."""
+    from conftest import sysreport_command
+
+    server = smtp_server()
+    state = tmp_path / "state-on-a-full-disk"
+    state.mkdir()
+    cfg = write_config(server, **{"state.directory": str(state)})
+    result = run_on_a_full_state_disk(state, sysreport_command() + ["--config", str(cfg), "send"])
+    assert result.returncode == 0, result.stderr
+    assert len(server.messages) == 1
+    assert "No space left on device" in result.stderr
+    assert "sending it from memory" in result.stderr and "history not saved" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_full_state_disk_and_no_server_says_the_report_is_lost(write_config, tmp_path):
+    """The one case the outbox cannot cover is said plainly, with exit 75."""
+    from conftest import sysreport_command
+
+    state = tmp_path / "state-on-a-full-disk"
+    state.mkdir()
+    cfg = write_config(None, **{"state.directory": str(state)})   # nothing listens
+    result = run_on_a_full_state_disk(state, sysreport_command() + ["--config", str(cfg), "send"])
+    assert result.returncode == 75, result.stderr
+    assert "is lost: the outbox could not store it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_auth_refused_on_test_smtp_is_78_with_advice(smtp_server, write_config, run, tmp_path):
     server = smtp_server(tls="starttls")
     wrong = tmp_path / "wrong"

@@ -186,6 +186,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         return _send_dry_run(args)
     from sysreport import deliver, report, status_file
     from sysreport.deliver import lock
+    from sysreport.deliver.outbox import Unqueued
     from sysreport.deliver.smtp import credentials
     from sysreport.render import message
 
@@ -196,21 +197,29 @@ def cmd_send(args: argparse.Namespace) -> int:
     with lock.locked(state, args.wait):
         document = report.build(cfg, remember=True)
         status = document.get("status")
-        entry = None
+        entry = unqueued = None
         if cfg.report.only_when_not_ok and status == "OK":
             log.info("status OK and report.only_when_not_ok is set: no mail for this report")
         else:
             msg = message.build(document, cfg, to=args.to or None)
-            entry = deliver.outbox_for(cfg).add(msg.as_bytes())
-            log.debug("queued %s (%s)", entry.message_id, status)
-        outcome = deliver.flush(cfg, args.wait, password)
+            try:
+                entry = deliver.outbox_for(cfg).add(msg.as_bytes())
+                log.debug("queued %s (%s)", entry.message_id, status)
+            except OSError as exc:    # a full disk: the day this report matters most
+                unqueued = entry = Unqueued(msg.as_bytes())
+                log.error("the outbox cannot keep %s (%s): sending it from memory",
+                          entry.message_id, exc.strerror or exc)
+        outcome = deliver.flush(cfg, args.wait, password, unqueued)
         if entry is None:
             sent = "skipped"
         elif entry.message_id in outcome.delivered:
             sent = "delivered"
         else:
             sent = "queued"
-        status_file.write(state, document, sent, outcome.kept, outcome.exit_code)
+        try:
+            status_file.write(state, document, sent, outcome.kept, outcome.exit_code)
+        except OSError as exc:
+            log.warning("%s not updated: %s", status_file.NAME, exc.strerror or exc)
     if outcome.kept:
         log.warning("%d message(s) kept in %s for the next run", outcome.kept,
                     deliver.outbox_for(cfg).directory)

@@ -16,7 +16,7 @@ from typing import List, Optional
 from sysreport.config import Section
 from sysreport.deliver import lock
 from sysreport.deliver.failures import Failure
-from sysreport.deliver.outbox import Entry, Outbox
+from sysreport.deliver.outbox import Entry, Outbox, Unqueued
 from sysreport.log import get_logger
 
 log = get_logger("sysreport.deliver")
@@ -54,13 +54,15 @@ def send(message: bytes, config: Section, wait: float = DEFAULT_LOCK_WAIT) -> Ou
 
 
 def flush(config: Section, wait: float = DEFAULT_LOCK_WAIT,
-          password: Optional[str] = None) -> Outcome:
+          password: Optional[str] = None, unqueued: Optional[Unqueued] = None) -> Outcome:
+    """Deliver the outbox oldest first, then `unqueued`: a message the outbox could not
+    store, sent from memory (and lost, said so, when that fails)."""
     from sysreport.deliver.smtp import Session, SMTPFailure
 
     with lock.locked(config.state.directory, wait):
         box = outbox_for(config)
         box.prune()
-        entries = box.entries()
+        entries = box.entries() + ([unqueued] if unqueued is not None else [])
         if not entries:
             log.debug("outbox: empty")
             return Outcome(0)
@@ -69,8 +71,9 @@ def flush(config: Section, wait: float = DEFAULT_LOCK_WAIT,
         try:
             session.open()
         except SMTPFailure as exc:
-            log.error("%s (%d message(s) kept)", exc.failure.line(), len(entries))
-            return Outcome(exc.failure.exit_code, kept=len(entries), failure=exc.failure)
+            log.error("%s (%d message(s) kept)", exc.failure.line(), len(box.entries()))
+            _lost(unqueued)
+            return Outcome(exc.failure.exit_code, kept=len(box.entries()), failure=exc.failure)
         delivered: List[str] = []
         worst: Optional[Failure] = None
         try:
@@ -92,15 +95,26 @@ def flush(config: Section, wait: float = DEFAULT_LOCK_WAIT,
                 if refused:
                     log.warning("delivered %s, but the server refused %s", message_id,
                                 ", ".join(sorted(refused)))
-                box.remove(entry)
+                if entry is not unqueued:
+                    box.remove(entry)
                 delivered.append(message_id)
                 log.info("delivered %s to %s", message_id, ", ".join(recipients))
         finally:
             session.close()
         kept = len(box.entries())
-        if kept and worst is None:   # only messages without recipients remain
+        lost = unqueued is not None and (unqueued.message_id or unqueued.name) not in delivered
+        if lost:
+            _lost(unqueued)
+        if (kept or lost) and worst is None:   # only messages without recipients remain
             worst = Failure("config", 78, "outbox: messages without recipients")
-        return Outcome(worst.exit_code if (worst and kept) else 0, delivered, kept, worst)
+        return Outcome(worst.exit_code if (worst and (kept or lost)) else 0, delivered, kept,
+                       worst)
+
+
+def _lost(unqueued: Optional[Unqueued]) -> None:
+    if unqueued is not None:
+        log.error("%s is lost: the outbox could not store it and the server did not take it; "
+                  "free space in the state directory", unqueued.message_id)
 
 
 def test_smtp(config: Section) -> Outcome:

@@ -53,8 +53,11 @@ def locked(state_dir: str, wait: float = 60.0) -> Iterator[None]:
                                    "%gs: this run sent nothing, the next run catches up"
                                    % (_holder(fd), path, wait)) from None
                 time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, ("%d\n" % os.getpid()).encode(), 0)
+        try:    # who holds the lock, for the message of a run that waits: nice to have
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, ("%d\n" % os.getpid()).encode(), 0)
+        except OSError:    # a full disk must not cost the report
+            pass
         _held[path] = (fd, 1)
         try:
             yield

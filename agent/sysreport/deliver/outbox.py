@@ -62,6 +62,25 @@ class Entry:
         return "Entry(%r)" % self.name
 
 
+class Unqueued(Entry):
+    """A message the outbox could not store (its disk is full): delivered from memory, and
+    lost if that fails too, the one case the outbox cannot prevent. The day /var fills up
+    is the day its report matters most."""
+
+    def __init__(self, message: bytes):
+        message, _ = ensure_message_id(message)
+        super().__init__("(memory)", datetime.datetime.now(datetime.timezone.utc), "")
+        self._message = message
+
+    def read(self) -> bytes:
+        return self._message
+
+    def headers(self):
+        if self._headers is None:
+            self._headers = BytesHeaderParser().parsebytes(self._message)
+        return self._headers
+
+
 def key_for(message_id: str) -> str:
     return hashlib.sha256(message_id.strip().encode("utf-8")).hexdigest()[:16]
 
