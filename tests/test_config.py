@@ -231,6 +231,10 @@ def test_check_config_gives_exactly_one_line_per_problem(extra, expected, tmp_pa
     ("mail", "to", ["not-an-address"], "mail.to: 'not-an-address' is not an e-mail address; "
                                        "write it as user@example.com"),
     ("mail", "to", [], 'mail.to: no recipients; add at least one, like to = ["ops@example.com"]'),
+    ("mail", "to", ["a@example.com, b@example.com"],
+     "mail.to: 'a@example.com, b@example.com' is not one e-mail address (one per entry, no line "
+     "breaks); write it as user@example.com"),
+
     ("mail", "from", "Reports <broken", "mail.from: 'Reports <broken' is not an e-mail address; "
                                         'write it as user@example.com or "Name <user@example.com>"'),
     ("smtp", "username", "", "smtp.username: empty; set the login name (for Gmail the full "
@@ -243,6 +247,12 @@ def test_check_config_addresses(section, key, value, expected, tmp_path, run):
     result = run("check-config", config=path)
     assert result.returncode == 78
     assert result.stdout.splitlines() == ["%s: %s" % (path, expected)]
+
+
+def test_send_to_refuses_a_line_break_in_an_address(run):
+    result = run("send", "--dry-run", "--to", "a@example.com\nBcc: z@example.net")
+    assert result.returncode == 2
+    assert "is not one e-mail address (one per entry, no line breaks)" in result.stderr
 
 
 def test_check_config_reports_every_problem_at_once(tmp_path, run):

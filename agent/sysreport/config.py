@@ -285,12 +285,16 @@ _ADDRESS = re.compile(r"^[^@\s<>\",;]+@[^@\s<>\",;]+$")
 
 def address_problem(value: str) -> Optional[str]:
     """None when value is an address ("a@b.example" or "Name <a@b.example>")."""
-    from email.utils import parseaddr
+    from email.utils import getaddresses, parseaddr
     if not isinstance(value, str) or not value.strip():
         return "empty address"
     name, addr = parseaddr(value)
     if not addr or not _ADDRESS.match(addr) or ("<" in value and not value.rstrip().endswith(">")):
         return "%r is not an e-mail address" % value
+    # one address per entry, on one line: "a@x, b@y" or a line break would be sent as one
+    # mangled To: and a different envelope
+    if any(c < " " or c == "\x7f" for c in value) or len(getaddresses([value])) != 1:
+        return "%r is not one e-mail address (one per entry, no line breaks)" % value
     return None
 
 
