@@ -395,7 +395,11 @@ def run_send(module, result, state_dir):
         return
     rc, stdout, stderr = module.run_command(cmd)
     if unit and rc != 0:
-        rc, lines = unit_outcome(module, unit)
+        status, lines = unit_outcome(module, unit)
+        # A failed run leaves its exit code in ExecMainStatus. 0 there is an earlier run's:
+        # then systemctl itself failed (access denied without become, a masked unit).
+        if status not in (EX_OK, -1):
+            rc = status
         result.update(rc=rc, stderr_lines=stderr.splitlines() + lines)
     else:
         result.update(rc=rc, stderr_lines=stderr.splitlines())
