@@ -80,6 +80,32 @@ def test_every_entry_gets_a_status(entry, status, says):
         assert says in row["message"]
 
 
+def _spoiled(change):
+    report = make_report("odd", "WARN")
+    change(report)
+    return report
+
+
+@pytest.mark.parametrize("report, says", [
+    (_spoiled(lambda r: r["load"].update(per_core15="high")), "load.per_core15 is 'high', not a number"),
+    (_spoiled(lambda r: r["memory"].update(percent="90%")), "memory.percent is '90%', not a number"),
+    (_spoiled(lambda r: r["host"].update(uptime_seconds=True)), "host.uptime_seconds is True"),
+    (_spoiled(lambda r: r.update(filesystems=["x"])), "filesystems is not a list of objects"),
+    (_spoiled(lambda r: r.update(processes=[1, 2])), "processes is list, not an object"),
+    (_spoiled(lambda r: r.update(unavailable=["cpu"])), "unavailable is list, not an object"),
+    (_spoiled(lambda r: r.update(problems="disk full")), "problems is not a list of objects"),
+])
+def test_a_malformed_report_is_listed_as_failed_and_the_digest_still_renders(report, says):
+    """One host's odd document (an old or broken agent) must not cost the fleet its email."""
+    data = fleet(odd=report, fine=make_report("fine", "OK"))
+    row = digest.host_row("odd", report)
+    assert row["status"] == "FAILED" and says in row["message"], row["message"]
+    d = digest.build(data)
+    assert [r["status"] for r in d["rows"]] == ["FAILED", "OK"]
+    assert says in digest_text.render(d)
+    assert "fine" in digest_html.render(d)
+
+
 @pytest.mark.parametrize("data, says", [
     ([], "must be a JSON object"),
     ({"schema_version": 2, "hosts": {}}, "schema_version is 2"),

@@ -113,6 +113,61 @@ def _section(report: Dict[str, Any], name: str) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# The report fields the digest draws, by the type they must have (None is always fine).
+_NUMBERS = (("host", "uptime_seconds"), ("cpu", "percent"), ("memory", "percent"),
+            ("memory", "total"), ("swap", "percent"), ("swap", "total"),
+            ("load", "per_core15"))
+_LISTS_OF_OBJECTS = ((("filesystems",), ("percent", "total")),
+                     (("systemd", "failed_units"), ()),
+                     (("processes", "by_memory"), ("rss",)),
+                     (("problems",), ()))
+
+
+class _NotAnObject(ValueError):
+    pass
+
+
+def _at(report: Dict[str, Any], path: Tuple[str, ...]) -> Any:
+    value: Any = report
+    for depth, key in enumerate(path):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise _NotAnObject("%s is %s, not an object"
+                               % (".".join(path[:depth]), type(value).__name__))
+        value = value.get(key)
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def malformed(report: Dict[str, Any]) -> Optional[str]:
+    """What makes a report document unusable for the digest, or None. One host's odd
+    document (an old or broken agent, a hand-made file) must not cost the fleet its email:
+    it is listed as FAILED with this reason."""
+    try:
+        for path in _NUMBERS:
+            value = _at(report, path)
+            if not _is_number(value):
+                return "%s is %r, not a number" % (".".join(path), value)
+        for path, numbers in _LISTS_OF_OBJECTS:
+            items = _at(report, path)
+            if items is None:
+                continue
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                return "%s is not a list of objects" % ".".join(path)
+            for item in items:
+                for key in numbers:
+                    if not _is_number(item.get(key)):
+                        return "%s[].%s is %r, not a number" % (".".join(path), key, item.get(key))
+        _at(report, ("unavailable", "any"))
+    except _NotAnObject as exc:
+        return str(exc)
+    return None
+
+
 def host_row(name: str, value: Any) -> Dict[str, Any]:
     """One host of the input as a row of the digest: status, figures, problems."""
     row: Dict[str, Any] = {"name": name, "report": None, "message": None, "problems": [],
@@ -129,6 +184,10 @@ def host_row(name: str, value: Any) -> Dict[str, Any]:
         return row
     if "schema_version" not in value:
         row.update(status="FAILED", message="not a report document (no schema_version)")
+        return row
+    why = malformed(value)
+    if why:
+        row.update(status="FAILED", message=_short("malformed report: " + why))
         return row
     problems = [p for p in value.get("problems") or [] if isinstance(p, dict)]
     # CRIT problems before WARN ones, each group in the report's own order
