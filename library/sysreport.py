@@ -92,12 +92,19 @@ options:
         provides psutil when the module's Python has none.
     type: path
     default: /opt/sysreport/venv/bin/sysreport
+  show_cmdline:
+    description:
+      - Include the listed processes' command lines in the result. They can carry secrets
+        (a password passed as an argument), and Ansible prints and logs results, so they
+        are left out by default, as in the API (C(api.show_cmdline)).
+    type: bool
+    default: false
 notes:
   - The module has no secret options, so none is marked C(no_log). The SMTP password never
     passes through it; with O(send=true) the agent reads it on the host as it does
     from its timer.
-  - The report contains process command lines, which can carry secrets on some hosts;
-    limit O(sections) or O(top_processes) if that matters.
+  - Process command lines, which can carry secrets, are left out of the result unless
+    O(show_cmdline=true).
   - Supports check mode fully. Collecting changes nothing, so it also runs in check mode.
 requirements:
   - Python 3.9 or later on the host.
@@ -432,6 +439,7 @@ def argument_spec():
         config=dict(type='path', default='/etc/sysreport/sysreport.toml'),
         send=dict(type='bool', default=False),
         agent=dict(type='path', default='/opt/sysreport/venv/bin/sysreport'),
+        show_cmdline=dict(type='bool', default=False),
     )
 
 
@@ -455,6 +463,8 @@ def main():
     host, where = host_table(module.params['config'], module.warn)
     config = build_config(effective_table(host, overrides), where)
     report = sr_report.build(config, remember=False)
+    if not module.params['show_cmdline']:
+        sr_report.drop_cmdlines(report)
 
     result = dict(changed=False, sent=False, status=report['status'],
                   problems=report['problems'], report=report, config_path=where)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import smtplib
-import sys
 import socket
+import sys
 import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid

@@ -46,3 +46,14 @@ def build(config: Any, remember: bool = False) -> Dict[str, Any]:
         except (OSError, ValueError) as exc:
             log.warning("history not saved in %s: %s", state_dir, exc)
     return assemble(facts, trends, verdict)
+
+
+def drop_cmdlines(document: Dict[str, Any]) -> Dict[str, Any]:
+    """The document without process command lines (they can carry secrets: a password on
+    a command line), for readers other than the host's own email: the API unless
+    api.show_cmdline, the Ansible module unless its show_cmdline option."""
+    for rows in (document.get("processes") or {}).values():
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, dict):
+                row.pop("cmdline", None)
+    return document

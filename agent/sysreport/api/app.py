@@ -83,10 +83,8 @@ def create_app(config: Any, token: Optional[str] = None,
         from sysreport.render import json as render_json
 
         document = report.build(config)  # remember=False: the API writes no history
-        if not config.api.show_cmdline:   # they can carry secrets, as in /processes
-            for rows in (document.get("processes") or {}).values():
-                for row in rows if isinstance(rows, list) else ():
-                    row.pop("cmdline", None)
+        if not config.api.show_cmdline:   # as in /processes
+            report.drop_cmdlines(document)
         return Response(render_json.render(document).encode("utf-8"),
                         media_type="application/json")
 
