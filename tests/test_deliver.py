@@ -374,17 +374,19 @@ def test_a_full_outbox_drops_the_oldest_and_logs_it(write_config, run, state_dir
 
 # --------------------------------------------------------------------------- the lock
 
-def test_a_second_run_waits_for_the_lock_then_gives_up_with_75(smtp_server, write_config,
-                                                                run, state_dir):
+def test_a_second_run_waits_for_the_lock_then_queues_its_report_with_75(
+        smtp_server, write_config, run, state_dir, outbox_files):
     server = smtp_server()
     cfg = write_config(server)
     with lock.locked(str(state_dir)):             # a real flock, as another run holds it
         result = run("send", "--wait", "0.5", config=cfg)
     assert result.returncode == 75
     assert "another sysreport run" in result.stderr and "holds" in result.stderr
-    assert server.messages == []
-    assert run("send", config=cfg).returncode == 0      # and free again afterwards
-    assert len(server.messages) == 1
+    assert "this report is queued as <sysreport." in result.stderr
+    assert server.messages == [] and len(outbox_files()) == 1
+    assert run("send", config=cfg).returncode == 0      # and free again afterwards:
+    assert len(server.messages) == 2                     # the queued report, then this one
+    assert outbox_files() == []
 
 
 def test_two_runs_at_once_never_send_the_same_message_twice(smtp_server, write_config,

@@ -184,46 +184,75 @@ def _write_stdout(text: str) -> None:
 def cmd_send(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _send_dry_run(args)
-    from sysreport import deliver, report, status_file
     from sysreport.deliver import lock
-    from sysreport.deliver.outbox import Unqueued
     from sysreport.deliver.smtp import credentials
-    from sysreport.render import message
 
     cfg = _load(args, need_file=True)
     _check_sending(cfg, args.to)
     password = credentials(cfg)        # before anything is built: 78 if there is none
+    try:
+        # the lock is re-entrant in this process: LockBusy can only come from taking it
+        with lock.locked(cfg.state.directory, args.wait):
+            return _send_locked(cfg, args, password)
+    except lock.LockBusy as exc:
+        return _queue_while_locked(cfg, args, exc)
+
+
+def _send_locked(cfg: configuration.Section, args: argparse.Namespace,
+                 password: Optional[str]) -> int:
+    """Build and remember the report, queue it, deliver the outbox, note the outcome."""
+    from sysreport import deliver, report, status_file
+    from sysreport.deliver.outbox import Unqueued
+    from sysreport.render import message
+
     state = cfg.state.directory
-    with lock.locked(state, args.wait):
-        document = report.build(cfg, remember=True)
-        status = document.get("status")
-        entry = unqueued = None
-        if cfg.report.only_when_not_ok and status == "OK":
-            log.info("status OK and report.only_when_not_ok is set: no mail for this report")
-        else:
-            msg = message.build(document, cfg, to=args.to or None)
-            try:
-                entry = deliver.outbox_for(cfg).add(msg.as_bytes())
-                log.debug("queued %s (%s)", entry.message_id, status)
-            except OSError as exc:    # a full disk: the day this report matters most
-                unqueued = entry = Unqueued(msg.as_bytes())
-                log.error("the outbox cannot keep %s (%s): sending it from memory",
-                          entry.message_id, exc.strerror or exc)
-        outcome = deliver.flush(cfg, args.wait, password, unqueued)
-        if entry is None:
-            sent = "skipped"
-        elif entry.message_id in outcome.delivered:
-            sent = "delivered"
-        else:
-            sent = "queued"
+    document = report.build(cfg, remember=True)
+    status = document.get("status")
+    entry = unqueued = None
+    if cfg.report.only_when_not_ok and status == "OK":
+        log.info("status OK and report.only_when_not_ok is set: no mail for this report")
+    else:
+        msg = message.build(document, cfg, to=args.to or None)
         try:
-            status_file.write(state, document, sent, outcome.kept, outcome.exit_code)
-        except OSError as exc:
-            log.warning("%s not updated: %s", status_file.NAME, exc.strerror or exc)
+            entry = deliver.outbox_for(cfg).add(msg.as_bytes())
+            log.debug("queued %s (%s)", entry.message_id, status)
+        except OSError as exc:    # a full disk: the day this report matters most
+            unqueued = entry = Unqueued(msg.as_bytes())
+            log.error("the outbox cannot keep %s (%s): sending it from memory",
+                      entry.message_id, exc.strerror or exc)
+    outcome = deliver.flush(cfg, args.wait, password, unqueued)
+    if entry is None:
+        sent = "skipped"
+    elif entry.message_id in outcome.delivered:
+        sent = "delivered"
+    else:
+        sent = "queued"
+    try:
+        status_file.write(state, document, sent, outcome.kept, outcome.exit_code)
+    except OSError as exc:
+        log.warning("%s not updated: %s", status_file.NAME, exc.strerror or exc)
     if outcome.kept:
         log.warning("%d message(s) kept in %s for the next run", outcome.kept,
                     deliver.outbox_for(cfg).directory)
     return outcome.exit_code
+
+
+def _queue_while_locked(cfg: configuration.Section, args: argparse.Namespace,
+                        busy: Exception) -> int:
+    """Another run holds the lock (a slow server, a manual flush): queue this report all
+    the same (an outbox write is atomic and needs no lock) for that run's next flush or
+    the next run; no history, which the other run may be writing. Exit 75."""
+    from sysreport import deliver, report
+    from sysreport.render import message
+
+    document = report.build(cfg)
+    if cfg.report.only_when_not_ok and document.get("status") == "OK":
+        log.warning("%s; status OK and report.only_when_not_ok is set: nothing to queue", busy)
+        return EX_TEMPFAIL
+    entry = deliver.outbox_for(cfg).add(message.build(document, cfg, to=args.to or None)
+                                        .as_bytes())
+    log.warning("%s; this report is queued as %s for the next delivery", busy, entry.message_id)
+    return EX_TEMPFAIL
 
 
 def _send_dry_run(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """<state>/lock: two runs never send at once (fcntl.flock, released when the process ends).
 
-A second run waits up to `wait` seconds, then gives up with LockBusy (exit 75: its
-caller has queued nothing and the run that holds the lock does the work). The lock is
+A second run waits up to `wait` seconds, then gives up with LockBusy (exit 75; `send`
+still queues its report, which needs no lock, for the next delivery). The lock is
 re-entrant within one process, so `send` can hold it around build + enqueue + flush.
 """
 
@@ -50,8 +50,7 @@ def locked(state_dir: str, wait: float = 60.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise LockBusy("another sysreport run (pid %s) holds %s; gave up after "
-                                   "%gs: this run sent nothing, the next run catches up"
-                                   % (_holder(fd), path, wait)) from None
+                                   "%gs" % (_holder(fd), path, wait)) from None
                 time.sleep(0.05)
         try:    # who holds the lock, for the message of a run that waits: nice to have
             os.ftruncate(fd, 0)
