@@ -12,6 +12,7 @@ import smtplib
 import socket
 import sys
 import ssl
+import urllib.error
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -429,12 +430,18 @@ def test_two_runs_at_once_never_send_the_same_message_twice(smtp_server, write_c
      "logging in", "tempfail", 75),
     (smtplib.SMTPAuthenticationError(421, b"4.7.0 Temporary System Problem"),
      "logging in", "tempfail", 75),
+    # smtp.oauth2_file: Google's token endpoint refusing a revoked refresh token
+    (urllib.error.HTTPError("https://accounts.google.com/o/oauth2/token", 400, "Bad Request",
+                            None, None), "logging in", "auth", 78),
+    (urllib.error.URLError(socket.timeout("timed out")), "logging in", "network", 75),
 ])
 def test_classify(exc, stage, kind, code):
     failure = failures.classify(exc, "smtp.gmail.com:465", stage)
     assert (failure.kind, failure.exit_code) == (kind, code)
-    if kind == "auth":
+    if kind == "auth" and isinstance(exc, smtplib.SMTPException):
         assert failure.advice == failures.GMAIL_AUTH_ADVICE
+    elif kind == "auth":
+        assert "create smtp.oauth2_file again" in failure.advice
 
 
 def test_classify_reraises_what_is_not_a_delivery_failure():

@@ -155,8 +155,15 @@ class Session:
         # AUTH reply; it supplies the token, we do the handshake and check the answer
         from yagmail.oauth2 import get_oauth_string
 
-        info = dict(self.yag.credentials)
-        info.pop("email_address", None)
+        # only the keys yagmail's refresh takes (another one is a TypeError there); its
+        # urlopen() has no timeout of its own, so smtp.timeout bounds the token refresh
+        info = {key: self.yag.credentials.get(key) for key in OAUTH2_KEYS}
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(self.config.smtp.timeout)
+        try:
+            oauth_string = get_oauth_string(self.yag.user, info)
+        finally:
+            socket.setdefaulttimeout(previous)
         conn = self.yag.connection(self.config.smtp.host, self.config.smtp.port,
                                    **self.yag.kwargs)
         self.yag.smtp = conn
@@ -164,7 +171,7 @@ class Session:
         if not implicit:
             conn.starttls(context=context)
             conn.ehlo()
-        code, reply = conn.docmd("AUTH", "XOAUTH2 " + get_oauth_string(self.yag.user, info))
+        code, reply = conn.docmd("AUTH", "XOAUTH2 " + oauth_string)
         if code != 235:
             raise smtplib.SMTPAuthenticationError(code, reply)
         self.yag.is_closed = False
@@ -198,6 +205,7 @@ class Session:
                 pass
 
 
+OAUTH2_KEYS = ("google_client_id", "google_client_secret", "google_refresh_token")
 _EHLO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})\Z")
 
 
@@ -215,7 +223,7 @@ def _check_oauth2_file(config: Section) -> None:
     import json
 
     path = config.smtp.oauth2_file
-    needed = ("google_client_id", "google_client_secret", "google_refresh_token")
+    needed = OAUTH2_KEYS
     try:
         with open(path, encoding="utf-8") as handle:
             info = json.load(handle)
