@@ -139,6 +139,23 @@ def test_password_sources_in_order(tmp_path, monkeypatch):
     assert configuration.smtp_password(cfg) is None
 
 
+def test_an_empty_password_file_says_so(tmp_path, run, smtp_server):
+    """Not a login refused with advice about app passwords: the file itself is the fault."""
+    server = smtp_server()
+    empty = tmp_path / "pw"
+    empty.write_text("\n")
+    path = write(tmp_path, to_toml({
+        "mail": {"to": ["ops@example.com"]},
+        "smtp": {"host": "127.0.0.1", "port": server.port, "username": "reports@example.com",
+                 "password_file": str(empty), "ca_file": server.ca_file},
+        "state": {"directory": str(tmp_path / "state")}}))
+    result = run("test-smtp", config=path)
+    assert result.returncode == 78
+    assert "smtp.password_file: %s is empty; write the (app) password into it" % empty \
+        in result.stderr
+    assert server.auth == []
+
+
 def test_a_password_read_is_masked_in_logs(tmp_path, monkeypatch):
     from sysreport.log import _scrub
     monkeypatch.setenv("SYSREPORT_SMTP_PASSWORD", "s3cret-value")
@@ -176,6 +193,12 @@ BAD_CASES = [
     ("security choice", '[smtp]\nsecurity = "ssl"\n',
      "smtp.security: 'ssl' is not one of 'tls', 'starttls'"),
     ("port range", "[smtp]\nport = 70000\n", "smtp.port: must be in [1, 65535]"),
+    ("starttls on 465", '[smtp]\nsecurity = "starttls"\n',
+     'smtp.port: 465 speaks TLS from the first byte, not STARTTLS; use security = "tls", '
+     'or port 587'),
+    ("tls on 587", "[smtp]\nport = 587\n",
+     'smtp.port: 587 speaks STARTTLS, not TLS from the first byte; use security = "starttls", '
+     'or port 465'),
     ("warn above crit", "[thresholds]\ndisk_percent = {warn = 95, crit = 90}\n",
      "thresholds.disk_percent: warn (95) is above crit (90); make warn <= crit"),
     ("not a percentage", "[thresholds]\nmemory_percent = {warn = 85, crit = 120}\n",

@@ -480,6 +480,13 @@ def _semantic_problems(merged: Dict[str, Dict[str, Any]], where: str,
     if smtp["password_env"] and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", smtp["password_env"]):
         problems.append("%s: smtp.password_env: %r is not an environment variable name; "
                         "use letters, digits and _" % (where, smtp["password_env"]))
+    # the two well-known ports each speak one way only; the other times out after a while
+    if smtp["security"] == "starttls" and smtp["port"] == 465:
+        problems.append('%s: smtp.port: 465 speaks TLS from the first byte, not STARTTLS; '
+                        'use security = "tls", or port 587' % where)
+    elif smtp["security"] == "tls" and smtp["port"] in (25, 587):
+        problems.append('%s: smtp.port: %d speaks STARTTLS, not TLS from the first byte; '
+                        'use security = "starttls", or port 465' % (where, smtp["port"]))
     problem = _file_problem(api["token_file"])
     if problem:
         problems.append("%s: api.token_file: %s" % (where, problem))
@@ -618,6 +625,9 @@ def smtp_password(config: Section) -> Optional[str]:
             raise ConfigError(["%s: %s: cannot read %s (%s); fix its owner or mode"
                                % (config.path or "<defaults>", label, path, reason)]) from None
         secret = _strip_newline(secret)
+        if not secret:     # else a login refused with advice about the wrong thing
+            raise ConfigError(["%s: %s: %s is empty; write the (app) password into it"
+                               % (config.path or "<defaults>", label, path)])
         register_secret(secret)
         return secret
     if config.smtp.password_env:
