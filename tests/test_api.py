@@ -194,6 +194,17 @@ def test_cpu_figures_are_measured_between_requests(server):
     assert all(r["cpu_percent"] < 5 for r in idle)
 
 
+def test_the_first_request_after_start_up_gets_a_full_cpu_window(tmp_path):
+    """The start-up scan has nothing to compare with; the first answer waits until it is
+    a second old instead of measuring CPU over a few milliseconds."""
+    srv = start(tmp_path)       # returns as soon as /healthz answers
+    try:
+        body = get(srv, "/processes").json()
+        assert body["cpu_window_seconds"] >= 1.0, body["cpu_window_seconds"]
+    finally:
+        assert srv.stop() == 0, srv.stderr
+
+
 def test_processes_exiting_while_listed_are_skipped_not_500(server):
     stop = threading.Event()
 

@@ -177,9 +177,15 @@ class ProcessTable:
     def _fresh(self) -> Tuple[List[Dict[str, Any]], str, Optional[float], int]:
         with self._lock:
             # A scan is shared while it is younger than max_age, except the very first:
-            # it has nothing to measure CPU against, so no response is made of it.
-            if (self._window is None
-                    or time.monotonic() - self._scanned_at >= self.max_age):
+            # it has nothing to measure CPU against, so no response is made of it. The
+            # second waits until the first is max_age old: a request just after start-up
+            # gets a CPU window as long as any other, not a few milliseconds of noise.
+            age = time.monotonic() - self._scanned_at
+            if self._window is None:
+                if age < self.max_age:
+                    time.sleep(self.max_age - age)
+                self.scan()
+            elif age >= self.max_age:
                 self.scan()
             return self._rows, self._collected_at, self._window, self._skipped
 
