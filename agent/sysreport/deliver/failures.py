@@ -128,14 +128,16 @@ def classify(exc: BaseException, server: str, stage: str, gmail: Optional[bool] 
     if isinstance(exc, smtplib.SMTPException):
         return Failure("protocol", EX_TEMPFAIL, "SMTP error with %s while %s (%s): %s"
                        % (server, stage, type(exc).__name__, retry))
-    if getattr(exc, "code", None) in (400, 401) and type(exc).__name__ == "HTTPError":
-        # urllib's answer from Google's token endpoint (smtp.oauth2_file): invalid_grant,
-        # a revoked or expired refresh token; no retry makes it valid again
-        return Failure("auth", EX_CONFIG, "Google refused the OAuth2 refresh token (HTTP %s) "
-                       "while %s" % (exc.code, stage),
-                       "create smtp.oauth2_file again with yagmail's interactive set-up, or "
-                       "use an app password")
     if isinstance(exc, OSError):
+        from urllib.error import HTTPError   # imported on this failure path only
+
+        if isinstance(exc, HTTPError) and exc.code in (400, 401):
+            # Google's token endpoint (smtp.oauth2_file): invalid_grant, a revoked or
+            # expired refresh token; no retry makes it valid again
+            return Failure("auth", EX_CONFIG, "Google refused the OAuth2 refresh token "
+                           "(HTTP %s) while %s" % (exc.code, stage),
+                           "create smtp.oauth2_file again with yagmail's interactive "
+                           "set-up, or use an app password")
         return Failure("network", EX_TEMPFAIL, "network error with %s while %s (%s): %s"
                        % (server, stage, exc.strerror or type(exc).__name__, retry))
     raise exc
