@@ -232,6 +232,34 @@ def test_processes_exiting_while_listed_are_skipped_not_500(server):
     assert "Traceback" not in server.stderr
 
 
+def test_a_process_that_exits_between_listing_and_reading_is_skipped():
+    """The race made certain: a real process is killed and reaped after the scan has
+    listed its pid and before it reads the process, as if it had exited just then."""
+    pytest.importorskip("fastapi")
+    from sysreport.api.processes import ProcessTable
+
+    victim = subprocess.Popen(["sleep", "600"])
+    killed = []
+
+    class ExitsWhileRead(ProcessTable):
+        def _read(self, proc):
+            if proc.pid == victim.pid and not killed:
+                victim.kill()
+                victim.wait()
+                killed.append(proc.pid)
+            return super()._read(proc)
+
+    try:
+        body = ExitsWhileRead(show_cmdline=True).listing(sort="pid", limit=100000)
+    finally:
+        victim.kill()
+        victim.wait()
+    assert killed == [victim.pid]
+    assert body["skipped"] >= 1
+    assert victim.pid not in [r["pid"] for r in body["processes"]]
+    assert body["returned"] > 0
+
+
 def test_concurrent_clients_share_scans_and_all_succeed(server):
     results: List[tuple] = []
     lock = threading.Lock()
