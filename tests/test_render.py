@@ -141,6 +141,23 @@ def test_sections_left_out_by_config_are_not_shown():
     assert "NETWORK\n  network: not available: permission denied\n" in out
 
 
+def test_a_container_hosts_veth_interfaces_are_one_line_in_the_email_and_each_in_json():
+    facts = make_facts()
+    veths = [{"interface": "veth%04x" % i, "bytes_sent": 1024 ** 2, "bytes_recv": 2 * 1024 ** 2,
+              "packets_sent": 10, "packets_recv": 20, "errin": 0, "errout": 1, "dropin": 2,
+              "dropout": 0} for i in range(40)]
+    facts["network"] = facts["network"] + veths
+    doc = finish(facts)
+    text = render_text.render(doc)
+    assert "veth0001" not in text
+    line = next(l for l in text.splitlines() if "veth* (40)" in l)
+    assert line.split()[2:] == ["40.0", "MiB", "80.0", "MiB", "0/40", "80/0"], line
+    assert "eth0" in text
+    html = render_html.render(doc)
+    assert "veth0001" not in html and "veth* (40)" in html
+    assert len(json.loads(render_json.render(doc))["network"]) == 41
+
+
 # --------------------------------------------------------------------------- html
 
 class Structure(HTMLParser):

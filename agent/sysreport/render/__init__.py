@@ -45,3 +45,24 @@ def status_of(report: Dict[str, Any]) -> str:
 def hostname_of(report: Dict[str, Any]) -> str:
     host = report.get("host") or {}
     return str(host.get("hostname") or "unknown host")
+
+
+# Container-side ends of virtual Ethernet pairs: one per container on a Docker or
+# Kubernetes host, dozens of lines that say nothing one by one. The email shows their
+# sum on one line; the JSON keeps each.
+VETH_PREFIX = "veth"
+_COUNTERS = ("bytes_sent", "bytes_recv", "packets_sent", "packets_recv", "errin", "errout",
+             "dropin", "dropout")
+
+
+def network_rows(nics: Any) -> Any:
+    """The interfaces as the email shows them: veth* summed into one row, "veth* (N)"."""
+    plain = [n for n in nics if not str(n.get("interface", "")).startswith(VETH_PREFIX)]
+    veths = [n for n in nics if str(n.get("interface", "")).startswith(VETH_PREFIX)]
+    if len(veths) < 2:
+        return list(nics)
+    total = {"interface": "%s* (%d)" % (VETH_PREFIX, len(veths))}
+    for key in _COUNTERS:
+        total[key] = sum(n.get(key) or 0 for n in veths
+                         if isinstance(n.get(key), (int, float)))
+    return plain + [total]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from ..units import bytes2human, duration
-from . import hostname_of, status_of, visible
+from . import hostname_of, network_rows, status_of, visible
 from .text import pct, signed, signed_bytes, when
 
 TYPE_CHECKING = False
@@ -280,7 +280,8 @@ def _details(report: Dict[str, Any]) -> str:
                          [[mono(n.get("interface")), escape(bytes2human(n.get("bytes_sent"))),
                            escape(bytes2human(n.get("bytes_recv"))),
                            escape(f"{n.get('errin', 0)}/{n.get('errout', 0)}"),
-                           escape(f"{n.get('dropin', 0)}/{n.get('dropout', 0)}")] for n in nics],
+                           escape(f"{n.get('dropin', 0)}/{n.get('dropout', 0)}")]
+                          for n in network_rows(nics)],
                          numeric=(1, 2, 3, 4))
         elif nics is not None:
             out += p("No interfaces besides lo.")

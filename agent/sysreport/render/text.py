@@ -16,7 +16,7 @@ from __future__ import annotations
 
 
 from ..units import bytes2human, duration
-from . import hostname_of, status_of, visible
+from . import hostname_of, network_rows, status_of, visible
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here
@@ -196,7 +196,7 @@ def _network(out: _Out, nics: List[Dict[str, Any]]) -> None:
         out.add("  No interfaces besides lo.")
         return
     out.add(f"  {'Interface':<14} {'Sent':>10} {'Received':>10} {'Errors':>9} {'Drops':>9}")
-    for n in nics:
+    for n in network_rows(nics):
         errors = f"{n.get('errin', 0)}/{n.get('errout', 0)}"
         drops = f"{n.get('dropin', 0)}/{n.get('dropout', 0)}"
         out.add(f"  {fit(n.get('interface'), 14)} {bytes2human(n.get('bytes_sent')):>10} "
