@@ -198,12 +198,27 @@ def test_a_thousand_hosts_render_to_a_bounded_message():
     d = digest.build(data)
     text, page = digest_text.render(d), digest_html.render(d)
     assert d["total"] == 1000 and sum(d["counts"].values()) == 1000
-    assert len(d["listed"]) + len(d["folded"]) == 1000
+    assert len(d["listed"]) + len(d["unlisted"]) + len(d["folded"]) == 1000   # each once
     assert len(d["detailed"]) == digest.DETAILS_MAX
     for name in ("h0", "h1", "h999"):
         assert name in text and name in page
     # A thousand full host sections would be megabytes; the cap keeps it well under.
     assert len(page) < 400_000 and len(text) < 100_000
+
+
+def test_a_thousand_crit_hosts_stop_the_table_and_name_the_rest():
+    """A fleet-wide incident: the worst TABLE_MAX hosts get rows, every other one is still
+    named with its status, and the email stays a few hundred kB, not a megabyte."""
+    hosts = {f"c{i}": make_report(f"c{i}", "CRIT") for i in range(1000)}
+    hosts["gone"] = unreachable()
+    d = digest.build(fleet(**hosts))
+    assert len(d["listed"]) == digest.TABLE_MAX and d["listed"][0]["name"] == "gone"
+    assert len(d["unlisted"]) == 1001 - digest.TABLE_MAX
+    assert d["unlisted"][0] == ("c199", "CRIT") and d["unlisted"][-1] == ("c999", "CRIT")
+    text, page = digest_text.render(d), digest_html.render(d)
+    assert "Also not OK, past the table (801): c199 CRIT, c200 CRIT" in " ".join(text.split())
+    assert "c999 CRIT" in page
+    assert len(page) < 300_000 and len(text) < 100_000
 
 
 # --------------------------------------------------------------------------- the command

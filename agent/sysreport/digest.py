@@ -49,6 +49,10 @@ RANK = {status: rank for rank, status in enumerate(ORDER)}
 # beyond about 100 KB of HTML.
 DETAILS_FOR_ALL_UP_TO = 50
 DETAILS_MAX = 50
+# The table stops after this many rows (the worst hosts); the rest of the hosts that are
+# not OK are named with their status below it, so that a fleet-wide incident of a
+# thousand CRIT hosts still makes an email, not a megabyte.
+TABLE_MAX = 200
 # an unreachable or failed host's message is cut to this many characters
 MESSAGE_MAX = 300
 
@@ -221,6 +225,8 @@ def build(data: Dict[str, Any], now: Optional[float] = None) -> Dict[str, Any]:
         note = ("%d hosts: the table has a row and details for each host that is not OK; "
                 "the OK hosts are only named (every host gets a row and details up to %d "
                 "hosts)." % (total, DETAILS_FOR_ALL_UP_TO))
+    unlisted = [(r["name"], r["status"]) for r in listed[TABLE_MAX:]]
+    listed = listed[:TABLE_MAX]
     detailed = listed[:DETAILS_MAX]
     left_out = len(listed) - len(detailed)
     if left_out:
@@ -237,6 +243,7 @@ def build(data: Dict[str, Any], now: Optional[float] = None) -> Dict[str, Any]:
         "rows": rows,          # every host, worst first
         "listed": listed,      # the hosts that get a table row
         "folded": folded,      # OK hosts only named, in a big fleet
+        "unlisted": unlisted,  # (name, status) of hosts not OK beyond the table's TABLE_MAX
         "detailed": detailed,  # the hosts that get a details section
         "details_note": note,
     }

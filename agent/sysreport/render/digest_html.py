@@ -11,7 +11,7 @@ from html import escape
 from typing import Any, Dict, List
 
 from ..units import bytes2human, duration
-from .digest_text import missing_names, problems_cell
+from .digest_text import missing_names, problems_cell, unlisted_line
 from .html import COLOURS, FONT, TH, badge, e, h2, mono, p, table
 from .text import pct, when
 
@@ -107,6 +107,8 @@ def render(digest: Dict[str, Any], row_problems: int = 2) -> str:
         body += f'<div style="{ALERT}"><strong>Did not answer:</strong> {e(missing)}</div>'
     body += h2("Hosts, worst first")
     body += _hosts_table(digest["listed"], anchors, row_problems)
+    if digest["unlisted"]:
+        body += p(unlisted_line(digest["unlisted"], e))
     if digest["folded"]:
         body += p(f"<strong>OK ({len(digest['folded'])}):</strong> "
                   + ", ".join(e(name) for name in digest["folded"]))

@@ -14,7 +14,7 @@ name prints as \\n and cannot break a row.
 from __future__ import annotations
 
 import textwrap
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 from ..units import bytes2human, duration
 from . import visible
@@ -97,6 +97,12 @@ def _details(row: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def unlisted_line(unlisted: List[Tuple[str, str]], show: Callable[[str], str]) -> str:
+    """The hosts past the table's last row: 'Also not OK, past the table (3): a CRIT, ...'."""
+    return (f"Also not OK, past the table ({len(unlisted)}): "
+            + ", ".join(f"{show(name)} {status}" for name, status in unlisted))
+
+
 def missing_names(digest: Dict[str, Any], limit: int = MISSING_NAMES) -> str:
     """'db1, db2' for the hosts that did not answer ('' when all did)."""
     missing = [visible(r["name"]) for r in digest["rows"] if r["status"] == "UNREACHABLE"]
@@ -115,6 +121,10 @@ def render(digest: Dict[str, Any], row_problems: int = 2) -> str:
         lines.append(f"Did not answer: {missing}")
     lines.append("")
     lines.extend(_table(digest["listed"], row_problems))
+    if digest["unlisted"]:
+        lines.append("")
+        lines.extend(textwrap.wrap(unlisted_line(digest["unlisted"], visible),
+                                   width=78, break_on_hyphens=False))
     if digest["folded"]:
         lines.append("")
         lines.extend(textwrap.wrap(f"OK ({len(digest['folded'])}): "
