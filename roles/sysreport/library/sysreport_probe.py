@@ -35,7 +35,7 @@ options:
         them with the files (content, root ownership, mode 0600) and returns only the paths
         that differ in C(secrets_differ): no content, no checksum. C(content) is C(no_log),
         and the arguments travel over the connection (stdin with pipelining), never on a
-        command line.
+        command line. A C(content) of C(null) means the file must not exist.
     type: list
     elements: dict
     default: []
@@ -45,9 +45,8 @@ options:
         type: path
         required: true
       content:
-        description: The wanted content (C(no_log)).
+        description: The wanted content (C(no_log)); C(null) when the file must not exist.
         type: str
-        required: true
   read:
     description: Files whose text is returned in C(contents) (small, non-secret files only).
     type: list
@@ -178,7 +177,10 @@ def describe(path):
 
 
 def secret_differs(path, content):
-    """True unless path is a root-owned 0600 regular file holding exactly content."""
+    """True unless path is a root-owned 0600 regular file holding exactly content (or,
+    for a content of None, unless there is no such path)."""
+    if content is None:
+        return os.path.lexists(path)
     try:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != 0 or info.st_gid != 0 \
@@ -230,7 +232,7 @@ def main():
             # Only the content is secret: a no_log path would be masked in the result too.
             secrets=dict(type="list", elements="dict", default=[], options=dict(
                 path=dict(type="path", required=True),
-                content=dict(type="str", required=True, no_log=True),
+                content=dict(type="str", no_log=True),
             )),
             read=dict(type="list", elements="path", default=[]),
             units=dict(type="list", elements="str", default=[]),
