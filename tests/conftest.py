@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -176,3 +177,16 @@ def pytest_configure(config: Any) -> None:
     # tests/smtp_server.py explains: implicit TLS is TLS, aiosmtpd just does not know it
     config.addinivalue_line("filterwarnings",
                             "ignore:Requiring AUTH while not requiring TLS:UserWarning")
+
+
+@pytest.fixture
+def secret_argv_process():
+    """(process, marker): a 400 MiB process, the largest here, so a report's top rows by
+    memory list it, with a password-like marker on its command line."""
+    marker = "--password=hunter2-%d" % os.getpid()
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time; b = b'x' * (400 << 20); time.sleep(600)", marker])
+    time.sleep(1)                  # until its memory is resident
+    yield child, marker
+    child.kill()
+    child.wait()

@@ -374,39 +374,31 @@ def test_a_really_reused_pid_is_read_as_a_new_process():
         second.wait()
 
 
-def test_cmdlines_only_when_configured(tmp_path):
-    marker = "--password=hunter2-%d" % os.getpid()
-    # 400 MiB resident: the largest process here, so /report's top rows list it too
-    child = subprocess.Popen([sys.executable, "-c",
-                              "import time; b = b'x' * (400 << 20); time.sleep(600)", marker])
+def test_cmdlines_only_when_configured(tmp_path, secret_argv_process):
+    child, marker = secret_argv_process
+    (tmp_path / "a").mkdir()
+    hidden = start(tmp_path / "a")
     try:
-        time.sleep(1)
-        (tmp_path / "a").mkdir()
-        hidden = start(tmp_path / "a")
-        try:
-            response = get(hidden, "/processes?limit=10000")
-            assert marker not in response.text
-            assert all("cmdline" not in r for r in response.json()["processes"])
-            report = get(hidden, "/report")
-            assert child.pid in [r["pid"] for r in report.json()["processes"]["by_memory"]]
-            assert marker not in report.text and '"cmdline"' not in report.text
-        finally:
-            assert hidden.stop() == 0
-        (tmp_path / "b").mkdir()
-        shown = start(tmp_path / "b", api="show_cmdline = true")
-        try:
-            body = get(shown, "/processes?limit=10000").json()
-            assert body["cmdline_included"] is True
-            row = next(r for r in body["processes"] if r["pid"] == child.pid)
-            assert row["cmdline"].endswith(marker)
-            report = get(shown, "/report").json()
-            row = next(r for r in report["processes"]["by_memory"] if r["pid"] == child.pid)
-            assert row["cmdline"].startswith(sys.executable + " -c ")    # shortened there
-        finally:
-            assert shown.stop() == 0
+        response = get(hidden, "/processes?limit=10000")
+        assert marker not in response.text
+        assert all("cmdline" not in r for r in response.json()["processes"])
+        report = get(hidden, "/report")
+        assert child.pid in [r["pid"] for r in report.json()["processes"]["by_memory"]]
+        assert marker not in report.text and '"cmdline"' not in report.text
     finally:
-        child.kill()
-        child.wait()
+        assert hidden.stop() == 0
+    (tmp_path / "b").mkdir()
+    shown = start(tmp_path / "b", api="show_cmdline = true")
+    try:
+        body = get(shown, "/processes?limit=10000").json()
+        assert body["cmdline_included"] is True
+        row = next(r for r in body["processes"] if r["pid"] == child.pid)
+        assert row["cmdline"].endswith(marker)
+        report = get(shown, "/report").json()
+        row = next(r for r in report["processes"]["by_memory"] if r["pid"] == child.pid)
+        assert row["cmdline"].startswith(sys.executable + " -c ")    # shortened there
+    finally:
+        assert shown.stop() == 0
 
 
 # --------------------------------------------------------------------------- /report etc.

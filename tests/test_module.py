@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -296,25 +295,17 @@ def test_ansible_localhost_returns_the_report():
     assert result["status"] in ("OK", "WARN", "CRIT")
 
 
-def test_command_lines_only_with_show_cmdline():
+def test_command_lines_only_with_show_cmdline(secret_argv_process):
     """A password on a command line must not reach Ansible's output and logs by default."""
-    marker = "--password=hunter2-%d" % os.getpid()
-    # 400 MiB resident: the largest process here, so the top row by memory
-    child = subprocess.Popen([sys.executable, "-c",
-                              "import time; b = b'x' * (400 << 20); time.sleep(600)", marker])
-    try:
-        time.sleep(1)
-        done, result = ansible("-a", "sections=processes top_processes=3")
-        assert done.returncode == 0, done.stdout + done.stderr
-        rows = result["report"]["processes"]["by_memory"]
-        assert child.pid in [r["pid"] for r in rows]
-        assert all("cmdline" not in r for r in rows) and marker not in done.stdout
-        done, result = ansible("-a", "sections=processes top_processes=3 show_cmdline=true")
-        row = next(r for r in result["report"]["processes"]["by_memory"] if r["pid"] == child.pid)
-        assert row["cmdline"].startswith(sys.executable + " -c ")
-    finally:
-        child.kill()
-        child.wait()
+    child, marker = secret_argv_process
+    done, result = ansible("-a", "sections=processes top_processes=3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = result["report"]["processes"]["by_memory"]
+    assert child.pid in [r["pid"] for r in rows]
+    assert all("cmdline" not in r for r in rows) and marker not in done.stdout
+    done, result = ansible("-a", "sections=processes top_processes=3 show_cmdline=true")
+    row = next(r for r in result["report"]["processes"]["by_memory"] if r["pid"] == child.pid)
+    assert row["cmdline"].startswith(sys.executable + " -c ")
 
 
 def python_without_psutil():
