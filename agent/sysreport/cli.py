@@ -203,21 +203,19 @@ def _send_locked(cfg: configuration.Section, args: argparse.Namespace,
     """Build and remember the report, queue it, deliver the outbox, note the outcome."""
     from sysreport import deliver, report, status_file
     from sysreport.deliver.outbox import Unqueued
-    from sysreport.render import message
 
     state = cfg.state.directory
     document = report.build(cfg, remember=True)
-    status = document.get("status")
+    msg = _mail_for(document, cfg, args)
     entry = unqueued = None
-    if cfg.report.only_when_not_ok and status == "OK":
+    if msg is None:
         log.info("status OK and report.only_when_not_ok is set: no mail for this report")
     else:
-        msg = message.build(document, cfg, to=args.to or None)
         try:
-            entry = deliver.outbox_for(cfg).add(msg.as_bytes())
-            log.debug("queued %s (%s)", entry.message_id, status)
+            entry = deliver.outbox_for(cfg).add(msg)
+            log.debug("queued %s (%s)", entry.message_id, document.get("status"))
         except OSError as exc:    # a full disk: the day this report matters most
-            unqueued = entry = Unqueued(msg.as_bytes())
+            unqueued = entry = Unqueued(msg)
             log.error("the outbox cannot keep %s (%s): sending it from memory",
                       entry.message_id, exc.strerror or exc)
     outcome = deliver.flush(cfg, args.wait, password, unqueued)
@@ -243,16 +241,24 @@ def _queue_while_locked(cfg: configuration.Section, args: argparse.Namespace,
     the same (an outbox write is atomic and needs no lock) for that run's next flush or
     the next run; no history, which the other run may be writing. Exit 75."""
     from sysreport import deliver, report
-    from sysreport.render import message
 
-    document = report.build(cfg)
-    if cfg.report.only_when_not_ok and document.get("status") == "OK":
+    msg = _mail_for(report.build(cfg), cfg, args)
+    if msg is None:
         log.warning("%s; status OK and report.only_when_not_ok is set: nothing to queue", busy)
         return EX_TEMPFAIL
-    entry = deliver.outbox_for(cfg).add(message.build(document, cfg, to=args.to or None)
-                                        .as_bytes())
+    entry = deliver.outbox_for(cfg).add(msg)
     log.warning("%s; this report is queued as %s for the next delivery", busy, entry.message_id)
     return EX_TEMPFAIL
+
+
+def _mail_for(document: Dict[str, Any], cfg: configuration.Section,
+              args: argparse.Namespace) -> Optional[bytes]:
+    """The message this report makes, or None: an OK report with report.only_when_not_ok."""
+    from sysreport.render import message
+
+    if cfg.report.only_when_not_ok and document.get("status") == "OK":
+        return None
+    return message.build(document, cfg, to=args.to or None).as_bytes()
 
 
 def _send_dry_run(args: argparse.Namespace) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import socket
 import sys
@@ -193,7 +192,7 @@ def host_row(name: str, value: Any) -> Dict[str, Any]:
     if why:
         row.update(status="FAILED", message=_short("malformed report: " + why))
         return row
-    problems = [p for p in value.get("problems") or [] if isinstance(p, dict)]
+    problems = list(value.get("problems") or [])     # objects: malformed() checked
     # CRIT problems before WARN ones, each group in the report's own order
     problems.sort(key=lambda p: 0 if p.get("severity") == "CRIT" else 1)
     row.update(

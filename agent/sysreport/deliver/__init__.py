@@ -71,9 +71,10 @@ def flush(config: Section, wait: float = DEFAULT_LOCK_WAIT,
         try:
             session.open()
         except SMTPFailure as exc:
-            log.error("%s (%d message(s) kept)", exc.failure.line(), len(box.entries()))
+            kept = len(entries) - (unqueued is not None)
+            log.error("%s (%d message(s) kept)", exc.failure.line(), kept)
             _lost(unqueued)
-            return Outcome(exc.failure.exit_code, kept=len(box.entries()), failure=exc.failure)
+            return Outcome(exc.failure.exit_code, kept=kept, failure=exc.failure)
         delivered: List[str] = []
         worst: Optional[Failure] = None
         try:

@@ -25,6 +25,9 @@ from sysreport.log import get_logger
 
 log = get_logger("sysreport.smtp")
 
+# What a finished yagmail OAuth2 file holds, and all that its token refresh takes.
+OAUTH2_KEYS = ("google_client_id", "google_client_secret", "google_refresh_token")
+
 
 def tls_context(config: Section) -> ssl.SSLContext:
     """Verifies the server's certificate and name (smtplib's own default does not).
@@ -205,7 +208,6 @@ class Session:
                 pass
 
 
-OAUTH2_KEYS = ("google_client_id", "google_client_secret", "google_refresh_token")
 _EHLO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})\Z")
 
 
@@ -223,14 +225,13 @@ def _check_oauth2_file(config: Section) -> None:
     import json
 
     path = config.smtp.oauth2_file
-    needed = OAUTH2_KEYS
     try:
         with open(path, encoding="utf-8") as handle:
             info = json.load(handle)
-        complete = isinstance(info, dict) and all(info.get(k) for k in needed)
+        complete = isinstance(info, dict) and all(info.get(k) for k in OAUTH2_KEYS)
     except (OSError, ValueError):
         complete = False
     if not complete:
         raise ConfigError(["%s: smtp.oauth2_file: %s is not a finished yagmail OAuth2 file "
                            "(needs %s); create it once by hand with yagmail's interactive "
-                           "set-up" % (config.path or "<defaults>", path, ", ".join(needed))])
+                           "set-up" % (config.path or "<defaults>", path, ", ".join(OAUTH2_KEYS))])
